@@ -1,0 +1,116 @@
+"""The command line: ``serve``, ``audit verify|show``, ``sandbox build``, ``doctor``, ``token create``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from secure_mcp import __version__
+from secure_mcp.config import Config, load_config
+from secure_mcp.errors import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="secure-mcp", description="A security-first MCP server.")
+    parser.add_argument("--version", action="version", version=f"secure-mcp {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the MCP server")
+    serve.add_argument("--config", type=Path)
+    serve.add_argument("--transport", choices=["stdio", "sse", "streamable-http"], default="stdio")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    audit = commands.add_parser("audit", help="check or read the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser("verify", help="verify the hash chain (exit 0 intact, 1 tampered, 2 unreadable)")
+    verify.add_argument("--config", type=Path)
+    verify.add_argument("--log", type=Path)
+    show = audit_commands.add_parser("show", help="print the log as a table, one line per call")
+    show.add_argument("--config", type=Path)
+    show.add_argument("--log", type=Path)
+    show.add_argument("--follow", action="store_true")
+    show.add_argument("--tool")
+    show.add_argument("--decision", choices=["allow", "refuse"])
+    show.add_argument("--since", type=datetime.fromisoformat, help="ISO time, e.g. 2026-11-24T10:00")
+    show.add_argument("--json", action="store_true")
+
+    sandbox = commands.add_parser("sandbox", help="manage the sandbox image")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    build = sandbox_commands.add_parser("build", help="build or refresh the sandbox image")
+    build.add_argument("--config", type=Path)
+    mode = build.add_mutually_exclusive_group()
+    mode.add_argument("--offline", action="store_true", help="build from Debian packages, no registry")
+    mode.add_argument("--online", action="store_true", help="build from the Dockerfile only")
+
+    doctor = commands.add_parser("doctor", help="check Docker, the image, the config and the audit path")
+    doctor.add_argument("--config", type=Path)
+
+    token = commands.add_parser("token", help="bearer tokens for the HTTP transports")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="print a new token once, and the config lines to add")
+    create.add_argument("--name", required=True)
+    create.add_argument("--tools", required=True, help="comma-separated tool names")
+    return parser
+
+
+def _audit_key(config: Config) -> bytes | None:
+    from secure_mcp.audit import load_key
+
+    key_file = config.resolve(config.audit.key_file) if config.audit.key_file else None
+    return load_key(config.audit.key_env, key_file, os.environ)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "token":
+        from secure_mcp.http.token_command import create_token
+
+        return create_token(args.name, args.tools, sys.stdout)
+    config = load_config(args.config)
+    if args.command == "serve":
+        from secure_mcp.serve import serve
+
+        serve(config, args.transport, args.host, args.port)
+        return 0
+    if args.command == "audit":
+        from secure_mcp.audit import show_command, verify_command
+
+        path = args.log or config.audit_path
+        if args.audit_command == "verify":
+            return verify_command(path, _audit_key(config), sys.stdout)
+        return show_command(
+            path,
+            follow=args.follow,
+            tool=args.tool,
+            decision=args.decision,
+            since=args.since,
+            as_json=args.json,
+            out=sys.stdout,
+            key=_audit_key(config),
+        )
+    if args.command == "sandbox":
+        from secure_mcp.sandbox import SandboxSettings, build_image
+
+        offline = True if args.offline else (False if args.online else None)
+        return build_image(SandboxSettings.from_config(config.sandbox), offline=offline, out=sys.stdout)
+    if args.command == "doctor":
+        from secure_mcp.doctor import run_doctor
+
+        return run_doctor(config, sys.stdout)
+    raise AssertionError(args.command)  # pragma: no cover - argparse requires a known command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``secure-mcp`` and ``python -m secure_mcp``."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ConfigError as exc:
+        print(f"secure-mcp: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

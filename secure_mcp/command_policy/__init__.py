@@ -1,0 +1,22 @@
+"""The command policy for ``run_command``: decide on what would actually run, not on the string.
+
+``judge_command`` parses the command with a real shell parser (bashlex), finds every program it
+would start (through pipelines, lists, groups, substitutions, here-documents, functions and
+wrappers), and judges each against the allow/confirm/deny lists. Anything whose program cannot be
+known before it runs is ``unknown``. See docs/command_policy.md.
+"""
+
+from __future__ import annotations
+
+from secure_mcp.command_policy.decide import MAX_COMMAND_CHARS, judge_command
+from secure_mcp.command_policy.model import CommandDecision, CommandPolicy, Decision, ProgramVerdict, Verdict
+
+__all__ = [
+    "MAX_COMMAND_CHARS",
+    "CommandDecision",
+    "CommandPolicy",
+    "Decision",
+    "ProgramVerdict",
+    "Verdict",
+    "judge_command",
+]

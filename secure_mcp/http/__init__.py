@@ -1,0 +1,1 @@
+"""The HTTP transports: bearer-token auth, Host/Origin checks, the health route."""

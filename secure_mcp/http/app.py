@@ -1,0 +1,101 @@
+"""Builds the Starlette app for SSE or streamable HTTP, with auth and Host/Origin checks on.
+
+The SDK turns DNS-rebinding protection off when bound to 0.0.0.0 without settings; here it is
+always on, with loopback names plus ``[server] allowed_hosts``/``allowed_origins``. Binding a
+non-loopback address needs configured tokens; without tokens, loopback needs ``[auth] disabled``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from secure_mcp.config import Config
+from secure_mcp.errors import ConfigError
+from secure_mcp.http.tokens import ConfigTokenVerifier
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def is_loopback_host(host: str) -> bool:
+    """True only for names and addresses that stay on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(config: Config, host: str) -> None:
+    """Refuse to start an HTTP transport that would take calls nobody authenticated.
+
+    Raises:
+        ConfigError: non-loopback bind without tokens, or loopback without tokens and not disabled.
+    """
+    has_tokens = bool(config.auth.tokens)
+    if not is_loopback_host(host):
+        if not has_tokens or config.auth.disabled:
+            raise ConfigError(
+                f"refusing to bind {host}: a non-loopback address needs bearer tokens ([[auth.tokens]], "
+                "see `secure-mcp token create`) and [auth] disabled = false"
+            )
+        return
+    if not has_tokens and not config.auth.disabled:
+        raise ConfigError(
+            "the HTTP transports need bearer tokens: add one with `secure-mcp token create`, or, on a "
+            "loopback address only, set [auth] disabled = true"
+        )
+
+
+def resource_url(host: str, port: int, path: str) -> str:
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}{path}"
+
+
+def auth_kwargs(config: Config, host: str, port: int, path: str) -> dict[str, Any]:
+    """``MCPServer`` keyword arguments for bearer auth (empty when auth is disabled on loopback)."""
+    if config.auth.disabled:
+        return {}
+    resource = resource_url(host, port, path)
+    return {
+        "token_verifier": ConfigTokenVerifier(config.auth.tokens, resource),
+        "auth": AuthSettings(
+            issuer_url=resource_url(host, port, ""),  # type: ignore[arg-type]
+            resource_server_url=resource,  # type: ignore[arg-type]
+            required_scopes=None,
+            validate_token_resource=True,
+        ),
+    }
+
+
+def transport_security(config: Config, host: str, port: int) -> TransportSecuritySettings:
+    hosts = [f"{name}:*" for name in ("127.0.0.1", "localhost", "[::1]")]
+    origins = [f"http://{name}:*" for name in ("127.0.0.1", "localhost", "[::1]")]
+    if not is_loopback_host(host):
+        hosts.append(f"{host}:{port}")
+    hosts.extend(config.server.allowed_hosts)
+    origins.extend(config.server.allowed_origins)
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness only: says nothing about tools, tokens or configuration."""
+    return JSONResponse({"status": "ok"})
+
+
+def build_app(server: Any, config: Config, transport: str, host: str, port: int) -> Starlette:
+    """The ASGI app for ``sse`` or ``streamable-http`` with ``/healthz`` added."""
+    security = transport_security(config, host, port)
+    server.custom_route("/healthz", methods=["GET"])(healthz)
+    if transport == "sse":
+        app: Starlette = server.sse_app(transport_security=security, host=host)
+    else:
+        app = server.streamable_http_app(transport_security=security, host=host)
+    return app

@@ -1,0 +1,109 @@
+"""Turns pipeline events into audit records: redacted first, durable before the call goes on.
+
+Every record passes the redaction library, so a secret in arguments, output or a prompt is stored
+only as ``[REDACTED:<kind>]``. A record that cannot be made durable is a refusal by audit: the
+server never acts without a record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from secure_mcp.call import ToolCall
+from secure_mcp.confirm.approval import Answer
+from secure_mcp.errors import Denied
+
+logger = logging.getLogger(__name__)
+
+
+class AuditSink(Protocol):
+    """Appends one record; returns only when it is durable, raises when it cannot be."""
+
+    async def append(self, record: Mapping[str, Any]) -> int: ...
+
+
+class ValueRedactor(Protocol):
+    def redact_value(self, value: object) -> tuple[object, dict[str, int]]: ...
+
+
+class Recorder:
+    """The pipeline's only way to write audit records."""
+
+    def __init__(self, sink: AuditSink, redactor: ValueRedactor) -> None:
+        self._sink = sink
+        self._redactor = redactor
+
+    async def write(self, record: dict[str, Any]) -> None:
+        """Redact and append; any failure becomes ``Denied("audit", ...)``."""
+        try:
+            redacted, _ = self._redactor.redact_value(record)
+            assert isinstance(redacted, dict)  # noqa: S101 - redact_value keeps the shape
+            await self._sink.append(redacted)
+        except Exception as exc:
+            logger.error("audit record %r could not be written: %s", record.get("event"), type(exc).__name__)
+            raise Denied("audit", "audit_unavailable", "the audit log cannot be written, so nothing was done") from None
+
+    async def call_received(self, call: ToolCall) -> None:
+        await self.write(
+            {
+                "event": "call_received",
+                "call_id": call.call_id,
+                "principal": call.caller.principal,
+                "transport": call.caller.transport,
+                "session": call.caller.session,
+                "tool": call.tool,
+                "arguments": call.raw_args,
+                "resumed": call.continuation is not None,
+            }
+        )
+
+    async def refused(self, call: ToolCall, stage: str, reason: str, message: str) -> None:
+        await self.write(
+            {
+                "event": "refused",
+                "call_id": call.call_id,
+                "principal": call.caller.principal,
+                "tool": call.tool,
+                "stage": stage,
+                "reason": reason,
+                "message": message,
+            }
+        )
+
+    async def confirmation_asked(self, call: ToolCall, question: str) -> None:
+        await self.write(
+            {
+                "event": "confirmation_asked",
+                "call_id": call.call_id,
+                "principal": call.caller.principal,
+                "tool": call.tool,
+                "question": question,
+            }
+        )
+
+    async def confirmation_answered(self, call: ToolCall, answer: Answer, note: str | None) -> None:
+        await self.write(
+            {
+                "event": "confirmation_answered",
+                "call_id": call.call_id,
+                "principal": call.caller.principal,
+                "tool": call.tool,
+                "answer": answer.outcome,
+                "approved": answer.approved,
+                "reason": answer.reason,
+                "note": note,
+            }
+        )
+
+    async def executed(self, call: ToolCall, fields: Mapping[str, Any]) -> None:
+        await self.write(
+            {
+                "event": "executed",
+                "call_id": call.call_id,
+                "principal": call.caller.principal,
+                "tool": call.tool,
+                **fields,
+            }
+        )

@@ -1,0 +1,87 @@
+"""Secrets recognised by structure rather than vendor prefix: JWTs, private key blocks,
+Authorization headers, passwords in URLs and secret-looking assignments."""
+
+from __future__ import annotations
+
+from .base import Detector, Rule
+from .plausible import is_plausible_code_value, is_plausible_value
+
+JWT = Detector(
+    "jwt",
+    # Header and payload are base64url JSON objects, so both start with "eyJ" ('{"').
+    (Rule(r"\b(?P<s>eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*)"),),
+    "JSON Web Tokens (signed or unsigned)",
+)
+
+_PEM_LABEL = r"[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+_PEM_BODY = r"(?:[A-Za-z0-9+/=:,. \t\r\n-]|\\[rn])"
+_PEM_OPEN_BODY = r"(?:[A-Za-z0-9+/=]|\r?\n|\\r?\\n|[A-Za-z-]{1,20}: [^\r\n\\]{0,200}(?:\r?\n|\\n))"
+PRIVATE_KEY = Detector(
+    "private_key",
+    (
+        # The whole block up to its footer; a block cut off before its footer is masked as far as
+        # its base64 body runs, so a truncated key still leaks nothing.
+        Rule(rf"(?P<s>-----BEGIN{_PEM_LABEL}(?:{_PEM_BODY}*?-----END{_PEM_LABEL}|{_PEM_OPEN_BODY}*))"),
+    ),
+    "PEM, OpenSSH, PKCS#8 and PGP private key blocks, whole",
+)
+
+AUTHORIZATION_HEADER = Detector(
+    "authorization_header",
+    (
+        Rule(
+            r"""(?i:(?:proxy-)?authorization)["']?[ \t]*[:=][ \t]*["']?(?i:bearer|basic|token|digest)[ \t]+"""
+            r"(?P<s>[A-Za-z0-9._~+/=-]{8}[A-Za-z0-9._~+/=-]*)"
+        ),
+    ),
+    "credentials in HTTP Authorization headers",
+)
+
+URL_CREDENTIALS = Detector(
+    "url_credentials",
+    # Greedy up to the last "@" of the authority, so a password with a raw "@" is masked whole.
+    (Rule(r"""\b[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s/?#@:"'<>]{0,128}:(?P<s>[^\s/?#"'<>]{1,256})@"""),),
+    "the password part of scheme://user:password@host",
+)
+
+# Key names that announce a secret value. A prefix must end in "_", "." or "-" (DB_PASSWORD,
+# mysql.password) and camelCase keys need the capital (dbPassword), so "bypass" or "compass" do not
+# count; "tokens" is deliberately absent ("max_tokens = 1024").
+_WORDS = (
+    r"password|passwd|passphrase|pass|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?token"
+    r"|private[_-]?key|client[_-]?secret|credentials?"
+)
+_CAMEL = r"Password|Passwd|Passphrase|Pass|Secret|Token|ApiKey|AccessKey|PrivateKey|ClientSecret|Credentials?"
+_SUFFIX = r"(?:[_.-]?(?i:key|token|secret|value|str|b64|hash|enc))?"
+_KEY = rf"""\b(?:(?:[A-Za-z0-9]{{1,30}}[_.-]){{0,4}}(?i:{_WORDS})|[a-z][A-Za-z0-9]{{0,30}}(?:{_CAMEL})){_SUFFIX}["']?"""
+_DQ = r'"(?P<s>(?:[^"\\\r\n]|\\.){1,200})"'
+_SQ = r"'(?P<s2>(?:[^'\\\r\n]|\\.){1,200})'"
+_UQ_FIRST = r"""[^\s"'`,;&=(){}\[\]<>$%#]"""
+_UQ_REST = r"""[^\s"'`,;&(){}\[\]<>]"""
+
+PASSWORD_ASSIGNMENT = Detector(
+    "password_assignment",
+    (
+        # KEY=value with nothing around "=": env files, shell, query strings, INI without spaces.
+        Rule(
+            rf"{_KEY}(?::=|=)(?:{_DQ}|{_SQ}|(?P<s3>{_UQ_FIRST}{_UQ_REST}{{0,200}})(?:[\s,;&#]|$))",
+            is_secret=is_plausible_value,
+        ),
+        # "key = value", "key: value", "key => value": code, YAML, JSON, TOML. An unquoted value must
+        # end its line, so prose such as "password: use a long one" is not a value.
+        Rule(
+            rf"{_KEY}(?:[ \t]+(?::=|=|=>)|[ \t]*:)[ \t]*"
+            rf"(?:{_DQ}|{_SQ}|(?P<s3>{_UQ_FIRST}{_UQ_REST}{{0,200}})[ \t]*(?:\r?\n|$|,|\}}|[ \t]#))",
+            is_secret=is_plausible_code_value,
+        ),
+        # Command-line flags: --password=x, --api-key x.
+        Rule(
+            r"(?:^|[\s\"'])--?(?i:password|passwd|pass|token|api-key|apikey|secret|client-secret|auth-token)"
+            rf"(?:=|[ \t]+)(?:{_DQ}|{_SQ}|(?P<s3>[^\s\"'\-$<{{][^\s\"']{{0,200}}))",
+            is_secret=is_plausible_value,
+        ),
+    ),
+    "password/secret/token/api_key style assignments in code, config, env files and flags",
+)
+
+DETECTORS = (JWT, PRIVATE_KEY, AUTHORIZATION_HEADER, URL_CREDENTIALS, PASSWORD_ASSIGNMENT)

@@ -1,0 +1,87 @@
+"""The one place that decides how a sandbox container is created.
+
+Every container, pooled or cold, gets exactly these arguments; a unit test pins them without
+Docker. Anything not set here is Docker's default, which is why the defaults that matter
+(seccomp, private PID/IPC namespaces, no devices) are never overridden.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from docker.types import LogConfig, Mount, Ulimit
+
+from secure_mcp.sandbox.settings import SandboxSettings
+
+RUNNER_PATH = "/opt/secure-mcp/runner.py"
+WORKSPACE = "/workspace"
+LABEL = "secure-mcp"
+LABEL_INSTANCE = "secure-mcp.instance"
+LABEL_OWNER = "secure-mcp.owner"
+LABEL_MODE = "secure-mcp.workspace"
+
+#: The whole environment of the container: nothing from the host's environment reaches it.
+ENVIRONMENT = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": "/tmp",  # noqa: S108 - the container's own private tmpfs
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONIOENCODING": "utf-8",
+}
+
+
+def container_kwargs(
+    settings: SandboxSettings, *, workspace: Path, workspace_rw: bool, instance_id: str, owner: str
+) -> dict[str, Any]:
+    """Keyword arguments for ``client.containers.create`` for one single-use container.
+
+    The container starts the runner, which waits for one length-prefixed request on stdin; so the
+    command is fixed and the code never appears on a command line or in ``docker inspect``.
+    """
+    kwargs: dict[str, Any] = {
+        "image": settings.image,
+        "command": ["python3", "-I", RUNNER_PATH],
+        "user": settings.user,
+        "environment": dict(ENVIRONMENT),
+        "working_dir": WORKSPACE,
+        "hostname": "sandbox",
+        "labels": {
+            LABEL: "1",
+            LABEL_INSTANCE: instance_id,
+            LABEL_OWNER: owner,
+            LABEL_MODE: "rw" if workspace_rw else "ro",
+        },
+        "network_mode": "none",
+        "read_only": True,
+        "privileged": False,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "ipc_mode": "private",
+        "init": True,
+        "mem_limit": settings.memory_bytes,
+        "memswap_limit": settings.memory_bytes,
+        "nano_cpus": int(settings.cpus * 1_000_000_000),
+        "pids_limit": settings.pids,
+        "oom_score_adj": 1000,
+        "ulimits": [
+            Ulimit(name="nofile", soft=settings.nofile, hard=settings.nofile),
+            Ulimit(name="fsize", soft=settings.fsize_bytes, hard=settings.fsize_bytes),
+            Ulimit(name="core", soft=0, hard=0),
+        ],
+        "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={settings.tmpfs_bytes},mode=1777"},  # noqa: S108
+        "mounts": [
+            Mount(target=WORKSPACE, source=str(workspace), type="bind", read_only=not workspace_rw)
+        ],
+        # Output is read from the attach stream; a log driver would copy every byte to disk.
+        "log_config": LogConfig(type=LogConfig.types.NONE),
+        # stdin_open also sets StdinOnce: when the server goes away, the runner reads EOF and exits.
+        "stdin_open": True,
+        # The SDK would otherwise copy proxy settings from the host's ~/.docker/config.json.
+        "use_config_proxy": False,
+        "tty": False,
+        "auto_remove": False,
+    }
+    if settings.runtime:
+        kwargs["runtime"] = settings.runtime
+    return kwargs

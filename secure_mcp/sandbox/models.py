@@ -1,0 +1,49 @@
+"""What a caller hands the sandbox and what it gets back."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+#: ``(elapsed seconds, output bytes so far)``; called at most once a second while a call runs.
+ProgressCallback = Callable[[float, int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SandboxRequest:
+    """One call to run in a fresh container.
+
+    Args:
+        kind: ``python`` runs ``source`` as ``python3 -c`` would; ``shell`` runs ``/bin/sh -c source``.
+        source: the code or the command. It travels on the container's stdin, never on a command line.
+        workdir: the container path to start in; must be ``/workspace`` or below it.
+        workspace_rw: mount the workspace read-write (``run_command``, or ``execute_python`` when
+            configured ``rw``); read-only otherwise. The sandbox never widens this on its own.
+        timeout_s: wall-clock limit once the request is handed over; capped at ``[sandbox] timeout_s``.
+        max_output_bytes: stdout and stderr *combined*; capped at ``[sandbox] max_output_bytes``.
+    """
+
+    kind: Literal["python", "shell"]
+    source: str
+    workdir: str = "/workspace"
+    workspace_rw: bool = False
+    timeout_s: int = 30
+    max_output_bytes: int = 1048576
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    """How the call ended. A non-zero exit, a timeout or a truncation is a result, not an error.
+
+    ``exit_code`` is None when the sandbox killed the container (timeout, output cap, cancel).
+    ``output_bytes`` counts every byte the code wrote that reached the server, kept or not.
+    """
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    truncated: bool
+    duration_ms: float
+    output_bytes: int

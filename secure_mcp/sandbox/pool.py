@@ -1,0 +1,133 @@
+"""The warm pool and the janitor: one background thread that starts and removes containers.
+
+Starting a container costs a few hundred milliseconds; removing one, tens. Both are moved off the
+call's path into a single daemon thread, because the Docker SDK blocks and a thread needs no event
+loop (so the pool works whatever task started the sandbox). A pooled container is exactly like a
+cold one (same flags, same single use); the pool only decides *when* it was started.
+
+The workspace mount mode is fixed when a container is created, so the pool keeps one queue per
+mode (``False`` = read-only). A container that died while waiting is discarded, never used.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from secure_mcp.errors import SandboxError
+from secure_mcp.sandbox.engine import Attached, Engine
+
+BACKOFF_MIN_S = 1.0
+BACKOFF_MAX_S = 30.0
+
+
+class WarmPool:
+    """Pre-started containers per workspace mode, refilled and cleaned in the background."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        make_kwargs: Callable[[bool], dict[str, Any]],
+        size: int,
+        modes: tuple[bool, ...],
+    ) -> None:
+        self._engine = engine
+        self._make_kwargs = make_kwargs
+        self._size = size
+        self._ready: dict[bool, deque[Attached]] = {mode: deque() for mode in modes}
+        self._doomed: deque[str] = deque()
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.last_error: SandboxError | None = None
+
+    def start(self) -> None:
+        """Start the background thread (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="secure-mcp-sandbox-pool", daemon=True)
+            self._thread.start()
+
+    def take(self, workspace_rw: bool) -> Attached | None:
+        """A ready container for this mode, or None; the caller must still check it runs."""
+        with self._wake:
+            queue = self._ready.get(workspace_rw)
+            attached = queue.popleft() if queue else None
+            self._wake.notify()
+            return attached
+
+    def discard(self, container_id: str) -> None:
+        """Remove this container soon, off the caller's path."""
+        with self._wake:
+            self._doomed.append(container_id)
+            self._wake.notify()
+
+    def size(self) -> int:
+        """How many containers wait in the pool now."""
+        with self._wake:
+            return sum(len(queue) for queue in self._ready.values())
+
+    def close(self) -> None:
+        """Stop refilling, then remove every pooled and every discarded container. Blocks."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join()
+        with self._wake:
+            leftovers = [a for queue in self._ready.values() for a in queue]
+            for queue in self._ready.values():
+                queue.clear()
+            self._doomed.extend(a.container_id for a in leftovers)
+        for attached in leftovers:
+            attached.close()
+        self._remove_doomed()
+
+    def _loop(self) -> None:
+        backoff = BACKOFF_MIN_S
+        while True:
+            with self._wake:
+                if self._stopping:
+                    return
+            self._remove_doomed()
+            mode = self._short_mode()
+            if mode is None:
+                with self._wake:
+                    if not self._doomed and not self._stopping and self._short_mode() is None:
+                        self._wake.wait()
+                continue
+            try:
+                attached = self._engine.spawn(self._make_kwargs(mode), mode)
+            except SandboxError as exc:
+                # Engine down or image missing: calls report it; the pool retries slowly.
+                self.last_error = exc
+                with self._wake:
+                    self._wake.wait_for(lambda: self._stopping, timeout=backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                continue
+            self.last_error = None
+            backoff = BACKOFF_MIN_S
+            with self._wake:
+                if self._stopping:
+                    self._doomed.append(attached.container_id)
+                    attached.close()
+                else:
+                    self._ready[mode].append(attached)
+
+    def _short_mode(self) -> bool | None:
+        for mode, queue in self._ready.items():
+            if len(queue) < self._size:
+                return mode
+        return None
+
+    def _remove_doomed(self) -> None:
+        while True:
+            with self._wake:
+                if not self._doomed:
+                    return
+                container_id = self._doomed.popleft()
+            try:
+                self._engine.remove(container_id)
+            except SandboxError as exc:
+                self.last_error = exc  # the next start's orphan sweep removes it

@@ -1,0 +1,197 @@
+"""``Sandbox``: runs one request in one fresh container, bounded in time, output and concurrency."""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from secure_mcp.errors import SandboxError
+from secure_mcp.sandbox.doctor import DoctorCheck, run_checks
+from secure_mcp.sandbox.engine import Attached, Engine
+from secure_mcp.sandbox.flags import LABEL_OWNER, WORKSPACE, container_kwargs
+from secure_mcp.sandbox.io import OutputCapture, encode_request
+from secure_mcp.sandbox.models import ProgressCallback, SandboxRequest, SandboxResult
+from secure_mcp.sandbox.owner import current_owner, is_orphan
+from secure_mcp.sandbox.pool import WarmPool
+from secure_mcp.sandbox.settings import SandboxSettings
+
+PROGRESS_INTERVAL_S = 1.0
+EXIT_STATUS_WAIT_S = 10.0
+
+
+def _is_inside_workspace(workdir: str) -> bool:
+    normal = posixpath.normpath(workdir)
+    return workdir.startswith("/") and (normal == WORKSPACE or normal.startswith(WORKSPACE + "/"))
+
+
+class Sandbox:
+    """Runs requests in hardened, single-use containers, with an optional warm pool.
+
+    Args:
+        settings: the sandbox settings.
+        workspace: the host folder mounted at ``/workspace`` (must exist; it is never created).
+        instance_id: names this server instance in the containers' labels.
+    """
+
+    def __init__(self, settings: SandboxSettings, workspace: Path, *, instance_id: str) -> None:
+        self.settings = settings
+        self.workspace = workspace.resolve()
+        self.instance_id = instance_id
+        self._owner = current_owner()
+        self._engine = Engine(settings.image)
+        self._pool = WarmPool(
+            self._engine,
+            self._kwargs,
+            settings.warm_pool,
+            settings.pool_modes if settings.warm_pool > 0 else (),
+        )
+        self._slots = anyio.Semaphore(settings.max_concurrent)
+        self._active: dict[str, Attached] = {}
+        self._closed = False
+
+    def _kwargs(self, workspace_rw: bool) -> dict[str, Any]:
+        return container_kwargs(
+            self.settings,
+            workspace=self.workspace,
+            workspace_rw=workspace_rw,
+            instance_id=self.instance_id,
+            owner=self._owner,
+        )
+
+    async def start(self) -> None:
+        """Remove containers left by dead servers and start filling the warm pool.
+
+        Never raises: with the engine down, the first call reports ``engine_unreachable``.
+        """
+        try:
+            await anyio.to_thread.run_sync(self._sweep_orphans)
+        except SandboxError:
+            pass
+        self._pool.start()
+
+    def _sweep_orphans(self) -> None:
+        for info in self._engine.ours():
+            owner = (info.get("Labels") or {}).get(LABEL_OWNER, "")
+            if is_orphan(owner, running=info.get("State") == "running"):
+                self._engine.remove(info["Id"])
+
+    async def run(self, request: SandboxRequest, progress: ProgressCallback | None = None) -> SandboxResult:
+        """Run the request in a fresh container and remove the container afterwards.
+
+        Raises:
+            SandboxError: ``engine_unreachable``, ``image_missing``, ``runtime_missing``,
+                ``engine_error``, ``busy`` (no slot within the timeout), ``closed``,
+                ``invalid_request``. Nothing has run on the host in any of these cases.
+        """
+        if self._closed:
+            raise SandboxError("closed", "the sandbox is shut down")
+        if not _is_inside_workspace(request.workdir) or request.timeout_s < 1:
+            raise SandboxError("invalid_request", "the working directory must be inside /workspace")
+        timeout = min(request.timeout_s, self.settings.timeout_s)
+        cap = max(1, min(request.max_output_bytes, self.settings.max_output_bytes))
+        started = time.monotonic()
+        self._pool.start()
+        with anyio.move_on_after(timeout) as waiting:
+            await self._slots.acquire()
+        if waiting.cancelled_caught:
+            raise SandboxError("busy", f"every sandbox slot stayed busy for {timeout}s; try again later")
+        try:
+            # Shielded: a cancel arriving mid-start must not lose track of a container it started.
+            with anyio.CancelScope(shield=True):
+                attached = await self._container(request.workspace_rw)
+            return await self._execute(attached, request, timeout, cap, started, progress)
+        finally:
+            self._slots.release()
+
+    async def _container(self, workspace_rw: bool) -> Attached:
+        while (pooled := self._pool.take(workspace_rw)) is not None:
+            if await anyio.to_thread.run_sync(self._engine.is_running, pooled.container_id):
+                return pooled
+            pooled.close()
+            self._pool.discard(pooled.container_id)
+        kwargs = self._kwargs(workspace_rw)
+        return await anyio.to_thread.run_sync(self._engine.spawn, kwargs, workspace_rw)
+
+    async def _execute(
+        self,
+        attached: Attached,
+        request: SandboxRequest,
+        timeout: int,
+        cap: int,
+        started: float,
+        progress: ProgressCallback | None,
+    ) -> SandboxResult:
+        self._active[attached.container_id] = attached
+        capture = OutputCapture(attached.sock, cap)
+        ended = False
+        exit_code: int | None = None
+        try:
+            payload = encode_request(request.kind, request.source, request.workdir)
+            await anyio.to_thread.run_sync(attached.sock.sendall, payload, abandon_on_cancel=True)
+            async with anyio.create_task_group() as group:
+                if progress is not None:
+                    group.start_soon(self._report, progress, capture, started)
+                with anyio.move_on_after(timeout):
+                    ended = await anyio.to_thread.run_sync(capture.pump, abandon_on_cancel=True)
+                group.cancel_scope.cancel()
+            if ended:
+                exit_code = await anyio.to_thread.run_sync(
+                    self._engine.wait, attached.container_id, EXIT_STATUS_WAIT_S
+                )
+        except OSError:
+            ended = False  # the container went away mid-call: report what arrived
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._finish(attached, killed=not ended)
+        stdout, stderr = capture.snapshot()
+        return SandboxResult(
+            exit_code=exit_code if ended else None,
+            stdout=stdout.decode("utf-8", errors="replace"),
+            stderr=stderr.decode("utf-8", errors="replace"),
+            timed_out=not ended and not capture.truncated,
+            truncated=capture.truncated,
+            duration_ms=(time.monotonic() - started) * 1000,
+            output_bytes=capture.seen,
+        )
+
+    async def _finish(self, attached: Attached, *, killed: bool) -> None:
+        """Kill (when needed) and hand the container over for removal; runs even when cancelled."""
+        self._active.pop(attached.container_id, None)
+        # Close the stream first: the engine blocks a kill while its copy to an unread socket is stuck.
+        attached.close()
+        try:
+            if killed:
+                await anyio.to_thread.run_sync(self._engine.kill, attached.container_id)
+        finally:
+            if self._closed:
+                await anyio.to_thread.run_sync(self._engine.remove, attached.container_id)
+            else:
+                self._pool.discard(attached.container_id)
+
+    async def _report(self, progress: ProgressCallback, capture: OutputCapture, started: float) -> None:
+        while True:
+            await anyio.sleep(PROGRESS_INTERVAL_S)
+            try:
+                await progress(time.monotonic() - started, capture.seen)
+            except Exception:
+                return  # a client that cannot take progress must not fail the call
+
+    async def close(self) -> None:
+        """Kill running calls' containers and remove every container this instance started."""
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            for attached in list(self._active.values()):
+                try:
+                    await anyio.to_thread.run_sync(self._engine.kill, attached.container_id)
+                except SandboxError:
+                    pass
+            await anyio.to_thread.run_sync(self._pool.close)
+
+    def check(self) -> list[DoctorCheck]:
+        """Checks for ``secure-mcp doctor``: engine, image, runtime, workspace. Blocks."""
+        return run_checks(self.settings, self.workspace, self._engine)

@@ -1,0 +1,55 @@
+"""The sandbox's settings: plain values, so every module can be built and tested without a config file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from secure_mcp.config import SandboxConfig, parse_size
+
+#: The image's dedicated user: no login shell, no home, owns nothing in the image.
+SANDBOX_UID = 10001
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Everything the sandbox needs, already parsed into numbers.
+
+    ``user`` is not a config key yet: it defaults to the image's dedicated uid, never the
+    server's own, so an escape lands on an account that owns nothing on the host.
+    ``pool_modes`` says which workspace mount modes get warm containers (``False`` = read-only).
+    """
+
+    image: str = "secure-mcp-sandbox:latest"
+    memory_bytes: int = 256 * 1024**2
+    cpus: float = 1.0
+    pids: int = 64
+    timeout_s: int = 30
+    max_output_bytes: int = 1024 * 1024
+    max_concurrent: int = 4
+    warm_pool: int = 2
+    runtime: str | None = None
+    tmpfs_bytes: int = 64 * 1024**2
+    nofile: int = 256
+    fsize_bytes: int = 64 * 1024**2
+    python_workspace_rw: bool = False
+    user: str = f"{SANDBOX_UID}:{SANDBOX_UID}"
+    pool_modes: tuple[bool, ...] = (False, True)
+
+    @classmethod
+    def from_config(cls, sandbox: SandboxConfig, *, python_workspace: str = "ro") -> SandboxSettings:
+        """Build from ``[sandbox]`` and ``[tools.execute_python] workspace``."""
+        return cls(
+            image=sandbox.image,
+            memory_bytes=parse_size(sandbox.memory),
+            cpus=sandbox.cpus,
+            pids=sandbox.pids,
+            timeout_s=sandbox.timeout_s,
+            max_output_bytes=sandbox.max_output_bytes,
+            max_concurrent=sandbox.max_concurrent,
+            warm_pool=sandbox.warm_pool,
+            runtime=sandbox.runtime,
+            tmpfs_bytes=parse_size(sandbox.tmpfs_size),
+            nofile=sandbox.nofile,
+            fsize_bytes=parse_size(sandbox.fsize),
+            python_workspace_rw=python_workspace == "rw",
+        )

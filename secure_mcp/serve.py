@@ -1,0 +1,48 @@
+"""``secure-mcp serve``: run the server on stdio, SSE or streamable HTTP."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import anyio
+
+from secure_mcp.config import Config
+from secure_mcp.http.app import auth_kwargs, build_app, check_bind
+from secure_mcp.runtime import open_runtime
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+MCP_PATH = "/mcp"
+
+
+def configure_logging() -> None:
+    """Logs go to stderr only: on stdio, stdout is the protocol wire."""
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+async def serve_stdio(config: Config) -> None:
+    async with open_runtime(config, transport="stdio") as runtime:
+        await runtime.server.run_stdio_async()
+
+
+async def serve_http(config: Config, transport: str, host: str, port: int) -> None:
+    import uvicorn
+
+    check_bind(config, host)
+    kwargs = auth_kwargs(config, host, port, MCP_PATH if transport == "streamable-http" else "/sse")
+    async with open_runtime(config, transport=transport, server_kwargs=kwargs) as runtime:
+        app = build_app(runtime.server, config, transport, host, port)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+        await server.serve()
+
+
+def serve(config: Config, transport: str, host: str | None, port: int | None) -> None:
+    """Run until interrupted. Raises ``ConfigError`` before binding anything unsafe."""
+    configure_logging()
+    if transport == "stdio":
+        anyio.run(serve_stdio, config)
+    else:
+        anyio.run(serve_http, config, transport, host or DEFAULT_HOST, port or DEFAULT_PORT)

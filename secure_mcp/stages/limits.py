@@ -1,0 +1,104 @@
+"""limits: per-principal call rate, argument size, and concurrent sandboxes.
+
+A token bucket per principal (``calls_per_minute`` refill, ``burst`` capacity) answers "too fast"
+with when to retry instead of queueing, so a runaway agent learns to back off. The sandbox cap is
+taken around execution only (``sandbox_slot``) and refuses at once rather than waiting, because a
+waiting call still holds a client connection and a confirmation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import ClassVar
+
+from secure_mcp.call import ToolCall
+from secure_mcp.config import LimitsConfig
+from secure_mcp.errors import Denied, Stage
+from secure_mcp.stages.context import RunContext
+
+Clock = Callable[[], float]
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class TokenBuckets:
+    """One bucket per principal; ``take`` returns 0 when allowed, else seconds until a token."""
+
+    def __init__(self, per_minute: int, burst: int, clock: Clock = time.monotonic) -> None:
+        self._rate = per_minute / 60.0
+        self._burst = float(burst)
+        self._clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+
+    def take(self, principal: str) -> float:
+        now = self._clock()
+        bucket = self._buckets.get(principal)
+        if bucket is None:
+            bucket = self._buckets[principal] = _Bucket(self._burst, now)
+        bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.updated) * self._rate)
+        bucket.updated = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return 0.0
+        return (1.0 - bucket.tokens) / self._rate
+
+
+class LimitsGuard:
+    """Rate and size limits before any work; the sandbox slot around execution."""
+
+    name: ClassVar[Stage] = "limits"
+
+    def __init__(self, config: LimitsConfig, clock: Clock = time.monotonic) -> None:
+        self._config = config
+        self._buckets = TokenBuckets(config.calls_per_minute, config.burst, clock)
+        self._running: dict[str, int] = {}
+
+    async def __call__(self, call: ToolCall, run: RunContext) -> None:
+        size = len(json.dumps(call.raw_args, ensure_ascii=False, default=str).encode())
+        if size > self._config.max_argument_bytes:
+            raise Denied(
+                "limits",
+                "arguments_too_large",
+                f"arguments are {size} bytes; the limit is {self._config.max_argument_bytes}",
+            )
+        if call.continuation is not None:
+            # The second round of a confirmed call (2026-07-28) was paid for by its first round.
+            return
+        wait = self._buckets.take(call.caller.principal)
+        if wait > 0:
+            raise Denied(
+                "limits",
+                "rate_limited",
+                f"'{call.caller.principal}' is over {self._config.calls_per_minute} calls per minute "
+                f"(burst {self._config.burst}); retry in {math.ceil(wait)} s",
+            )
+
+    @asynccontextmanager
+    async def sandbox_slot(self, principal: str) -> AsyncIterator[None]:
+        """Hold one of the principal's concurrent-sandbox slots for the duration of execution."""
+        cap = self._config.max_concurrent_sandboxes
+        running = self._running.get(principal, 0)
+        if running >= cap:
+            raise Denied(
+                "limits",
+                "too_many_sandboxes",
+                f"'{principal}' already runs {running} sandboxes (limit {cap}); retry when one finishes",
+            )
+        self._running[principal] = running + 1
+        try:
+            yield
+        finally:
+            left = self._running[principal] - 1
+            if left:
+                self._running[principal] = left
+            else:
+                del self._running[principal]

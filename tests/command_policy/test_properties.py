@@ -1,0 +1,71 @@
+"""Property tests: no spelling of a denied program's name gets past the policy."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from secure_mcp.command_policy import judge_command
+from tests.command_policy.support import DEFAULT
+
+DENIED = sorted(DEFAULT.deny)
+
+
+def _quote_char(char: str, style: int) -> str:
+    return [char, f"'{char}'", f'"{char}"', f"\\{char}", f"$'\\x{ord(char):02x}'", f"$'{char}'", f"{char}''"][style]
+
+
+@st.composite
+def spelled(draw: st.DrawFn) -> str:
+    """A denied name with each letter quoted or escaped at random, maybe under a path."""
+    name = draw(st.sampled_from(DENIED))
+    word = "".join(_quote_char(c, draw(st.integers(0, 6))) for c in name)
+    prefix = draw(st.sampled_from(["", "/bin/", "/usr/bin/", "./", "/tmp/x/", "../", "/usr/local/sbin/"]))
+    return prefix + word
+
+
+@st.composite
+def placed(draw: st.DrawFn) -> str:
+    """The spelled name placed in a random command context, with random spacing."""
+    word = draw(spelled())
+    space = draw(st.sampled_from([" ", "  ", "\t", " \\\n "]))
+    template = draw(
+        st.sampled_from(
+            [
+                "{w}{s}x",
+                "ls |{s}{w}",
+                "ls;{s}{w}",
+                "ls\n{w}",
+                "echo $({w}{s}x)",
+                "echo `{w}`",
+                "cat <({w})",
+                "({s}{w}{s})",
+                "{{ {w}; }}",
+                "env{s}{w}",
+                "xargs{s}{w}",
+                "nice -n 1{s}{w}",
+                "find . -exec {w} {{}} \\;",
+                "if true; then {w}; fi",
+                "f() {{ {w}; }}; f",
+                "A=1{s}{w}",
+                "bash -c '{w}'",
+                "timeout 5 {w}",
+            ]
+        )
+    )
+    return template.format(w=word, s=space)
+
+
+@settings(max_examples=400, deadline=None)
+@given(placed())
+def test_quoted_escaped_or_pathed_denied_program_is_never_allowed(command: str) -> None:
+    """Quoting, escaping, spacing and path variations of a denied program never yield ``allow``."""
+    decision = judge_command(command, DEFAULT)
+    assert decision.decision != "allow", command
+
+
+@settings(max_examples=200, deadline=None)
+@given(spelled())
+def test_bare_spelled_denied_program_is_denied(word: str) -> None:
+    """Whatever its quoting or directory, a denied program in command position is denied outright."""
+    assert judge_command(word + " x", DEFAULT).decision == "deny", word

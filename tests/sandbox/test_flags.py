@@ -1,0 +1,102 @@
+"""Unit tests of the container flags: no Docker needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secure_mcp.config import SandboxConfig
+from secure_mcp.sandbox.flags import ENVIRONMENT, container_kwargs
+from secure_mcp.sandbox.settings import SandboxSettings
+
+
+def _kwargs(workspace_rw: bool = False, **settings: object) -> dict[str, object]:
+    return container_kwargs(
+        SandboxSettings(**settings),  # type: ignore[arg-type]
+        workspace=Path("/srv/ws"),
+        workspace_rw=workspace_rw,
+        instance_id="inst",
+        owner="host:boot:1:2",
+    )
+
+
+def test_every_container_is_isolated_from_network_privileges_and_root() -> None:
+    """The isolation flags are present with the exact values the issue requires."""
+    kwargs = _kwargs()
+    assert kwargs["network_mode"] == "none"
+    assert kwargs["read_only"] is True
+    assert kwargs["privileged"] is False
+    assert kwargs["cap_drop"] == ["ALL"]
+    assert "cap_add" not in kwargs
+    assert kwargs["security_opt"] == ["no-new-privileges"]
+    assert kwargs["init"] is True
+    user = str(kwargs["user"])
+    assert not user.startswith("0") and not user.startswith("root")
+
+
+def test_resource_limits_come_from_settings_and_swap_equals_memory() -> None:
+    """Memory, swap, CPU, pids, nofile and fsize limits follow the settings; swap adds nothing."""
+    kwargs = _kwargs(memory_bytes=128 * 1024**2, cpus=0.5, pids=32, nofile=100, fsize_bytes=1024**2)
+    assert kwargs["mem_limit"] == kwargs["memswap_limit"] == 128 * 1024**2
+    assert kwargs["nano_cpus"] == 500_000_000
+    assert kwargs["pids_limit"] == 32
+    ulimits = {u["Name"]: (u["Soft"], u["Hard"]) for u in kwargs["ulimits"]}  # type: ignore[attr-defined]
+    assert ulimits["nofile"] == (100, 100)
+    assert ulimits["fsize"] == (1024**2, 1024**2)
+
+
+def test_tmp_is_a_small_noexec_tmpfs() -> None:
+    """/tmp is the only writable place besides the workspace, size-capped and not executable."""
+    options = _kwargs(tmpfs_bytes=1024**2)["tmpfs"]["/tmp"].split(",")  # type: ignore[index]
+    assert {"noexec", "nosuid", "nodev", "size=1048576"} <= set(options)
+
+
+@pytest.mark.parametrize("workspace_rw", [False, True])
+def test_only_the_workspace_is_mounted_with_the_requested_mode(workspace_rw: bool) -> None:
+    """Exactly one bind mount, the workspace at /workspace; never the Docker socket."""
+    kwargs = _kwargs(workspace_rw)
+    mounts = kwargs["mounts"]
+    assert isinstance(mounts, list) and len(mounts) == 1
+    assert mounts[0]["Target"] == "/workspace" and mounts[0]["Source"] == "/srv/ws"
+    assert mounts[0]["ReadOnly"] is (not workspace_rw)
+    assert "volumes" not in kwargs and "devices" not in kwargs
+    assert "docker.sock" not in repr(kwargs)
+
+
+def test_seccomp_stays_on_and_runtime_is_used_only_when_configured() -> None:
+    """Docker's default seccomp profile is never disabled; the runtime key is passed through."""
+    assert not any("seccomp" in opt for opt in _kwargs()["security_opt"])  # type: ignore[attr-defined]
+    assert "runtime" not in _kwargs()
+    assert _kwargs(runtime="runsc")["runtime"] == "runsc"
+
+
+def test_environment_is_fixed_and_carries_no_host_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The container's environment is the fixed minimal set, whatever the server's environment holds."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "host-secret")
+    kwargs = _kwargs()
+    assert kwargs["environment"] == ENVIRONMENT
+    assert kwargs["use_config_proxy"] is False
+    assert "host-secret" not in repr(kwargs)
+
+
+def test_labels_name_the_product_instance_and_owner() -> None:
+    """Labels let a restart find leftovers without relying on names."""
+    labels = _kwargs()["labels"]
+    assert labels == {  # type: ignore[comparison-overlap]
+        "secure-mcp": "1",
+        "secure-mcp.instance": "inst",
+        "secure-mcp.owner": "host:boot:1:2",
+        "secure-mcp.workspace": "ro",
+    }
+
+
+def test_settings_are_built_from_the_config_section() -> None:
+    """Sizes in the config are parsed to bytes; the python workspace mode is carried over."""
+    config = SandboxConfig(memory="128m", tmpfs_size="8m", fsize="1m", runtime="runsc", warm_pool=0)
+    settings = SandboxSettings.from_config(config, python_workspace="rw")
+    assert settings.memory_bytes == 128 * 1024**2
+    assert settings.tmpfs_bytes == 8 * 1024**2
+    assert settings.fsize_bytes == 1024**2
+    assert settings.runtime == "runsc" and settings.warm_pool == 0
+    assert settings.python_workspace_rw is True

@@ -1,0 +1,95 @@
+"""Helpers shared by tests: a probe tool whose effect is a canary file, and server factories."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from mcp.types import ElicitResult, ToolAnnotations
+from pydantic import BaseModel
+
+from secure_mcp.call import Plan
+from secure_mcp.config import Config, parse_config
+from secure_mcp.models import ArgsModel
+from secure_mcp.runtime import Runtime, open_runtime
+from secure_mcp.testing import MemoryAuditSink
+from secure_mcp.toolkit import ToolEnv, ToolSpec
+
+
+class ProbeArgs(ArgsModel):
+    name: str
+    note: str = ""
+
+
+class ProbeResult(BaseModel):
+    created: str
+    echo: str
+    warnings: list[str] = []
+    redactions: list[dict[str, Any]] = []
+
+
+def probe_spec(canary_dir: Path, *, confirm: bool = False, available: bool = True) -> ToolSpec:
+    """A tool whose only effect is creating ``canary_dir/<name>``: proof that it ran."""
+
+    async def prepare(args: ProbeArgs, env: ToolEnv) -> Plan:
+        if args.name == "crash":
+            raise RuntimeError("secret internal detail /etc/shadow")
+        reasons = ["probe asks"] if confirm else []
+        return Plan(prompt=f"create canary {args.name}", confirm_reasons=reasons)
+
+    async def execute(args: ProbeArgs, plan: Plan, env: ToolEnv, progress: Any) -> ProbeResult:
+        (canary_dir / args.name).write_text("ran")
+        return ProbeResult(created=args.name, echo=args.note)
+
+    return ToolSpec(
+        name="probe",
+        title="probe",
+        description="test probe",
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False),
+        args_model=ProbeArgs,
+        result_model=ProbeResult,
+        prepare=prepare,
+        execute=execute if available else None,
+        output_fields=("echo",),
+    )
+
+
+def make_config(tmp_path: Path, overrides: Mapping[str, Any] | None = None) -> Config:
+    data: dict[str, Any] = {"workspace": {"root": "workspace"}, "audit": {"path": "audit/audit.jsonl"}}
+    for key, value in (overrides or {}).items():
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+    return parse_config(data, tmp_path)
+
+
+@asynccontextmanager
+async def runtime(
+    config: Config,
+    *,
+    tools: Mapping[str, ToolSpec] | None = None,
+    sink: MemoryAuditSink | None = None,
+    sandbox: Any = None,
+    environ: Mapping[str, str] | None = None,
+) -> AsyncIterator[Runtime]:
+    """An in-process server with an in-memory audit sink; no Docker unless a sandbox is given."""
+    async with open_runtime(
+        config,
+        transport="memory",
+        audit_sink=sink or MemoryAuditSink(),
+        sandbox=sandbox,
+        environ=environ or {},
+        tools=tools,
+    ) as rt:
+        yield rt
+
+
+def reply(action: str, content: dict[str, Any] | None = None, seen: list[str] | None = None) -> Callable[..., Any]:
+    """An elicitation callback answering every question the same way, recording the questions."""
+
+    async def callback(context: Any, params: Any) -> ElicitResult:
+        if seen is not None:
+            seen.append(params.message)
+        return ElicitResult(action=action, content=content)  # type: ignore[arg-type]
+
+    return callback
