@@ -43,9 +43,7 @@ def record_hash(key: bytes | None, record: Mapping[str, Any]) -> str:
     return _digest(key, canonical_bytes(body))
 
 
-def seal(
-    key: bytes | None, members: Mapping[str, bytes], *, seq: int, ts: str, prev: str | None
-) -> tuple[bytes, str]:
+def seal(key: bytes | None, members: Mapping[str, bytes], *, seq: int, ts: str, prev: str | None) -> tuple[bytes, str]:
     """The stored line (with its newline) at position ``seq``, and its hash.
 
     Args:

@@ -189,9 +189,7 @@ def show_command(
             report = verify_log(path, key)
             verdict = "intact"
             if not report.ok:
-                verdict = (
-                    f"TAMPERED at {report.first_bad_file} line {report.first_bad_line}: {report.reason}"
-                )
+                verdict = f"TAMPERED at {report.first_bad_file} line {report.first_bad_line}: {report.reason}"
             out.write(f"chain: {verdict} ({report.records} records verified)\n")
     except KeyboardInterrupt:
         return 0

@@ -29,8 +29,7 @@ WHY: dict[str, str] = {
     "hash_mismatch": "the record does not match its hash: it was edited or forged, or the key is wrong",
     "seq_gap": "the record number skips ahead: records before this line were deleted or moved",
     "seq_repeat": "the record number goes back: a record was inserted, duplicated or moved",
-    "prev_mismatch": "the record does not link to the previous one: records were removed, inserted "
-    "or reordered",
+    "prev_mismatch": "the record does not link to the previous one: records were removed, inserted or reordered",
     "head_missing": "the head file is missing, so a cut-off tail could not be detected",
     "head_malformed": "the head file is not a well-formed head",
     "head_mac_mismatch": "the head file does not verify: it was edited, or the key is wrong",

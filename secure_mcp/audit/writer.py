@@ -174,9 +174,7 @@ class AuditLog:
             loop.call_soon_threadsafe(self._resolve, batch, durable)
 
         try:
-            seqs = await anyio.to_thread.run_sync(
-                self._store.commit, [fields for fields, _ in batch], on_durable
-            )
+            seqs = await anyio.to_thread.run_sync(self._store.commit, [fields for fields, _ in batch], on_durable)
         except AuditError as exc:
             failure = exc
         except Exception:

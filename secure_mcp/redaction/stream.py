@@ -23,11 +23,11 @@ if TYPE_CHECKING:
     from .redactor import Redactor
 
 HOLD = 8192
-MAX_BUFFER = 1 << 20
+MAX_BUFFER = 256 << 10
 
 # What may follow a secret that was cut off at MAX_BUFFER and still belongs to it.
 _PEM_REST = re2.compile(
-    r"(?:[A-Za-z0-9+/=:,. \t\r\n-]|\\[rn])*?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:[A-Za-z0-9+/=:,. \t\r\n]|\\[rn]|-[A-Za-z0-9+/=:,. \t\r\n])*?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
     r"|(?:[A-Za-z0-9+/=]|\r?\n|\\r?\\n)*"
 )
 _TOKEN_REST = re2.compile(r"""[^\s"'<>,;]*""")
@@ -50,14 +50,18 @@ class StreamRedactor:
         self._redactor = redactor
         self._buffer = b""
         self._open_kind: str | None = None
+        self._fresh = 0  # bytes added since the last scan
         self.counts: dict[str, int] = {}
 
     def feed(self, chunk: str) -> str:
         """Add ``chunk``; return the redacted text that is final now (possibly empty)."""
-        self._buffer += chunk.encode("utf-8", "surrogatepass")
+        data = chunk.encode("utf-8", "surrogatepass")
+        self._buffer += data
+        self._fresh += len(data)
         if self._open_kind is not None:
             self._swallow_rest()
-        if len(self._buffer) < 2 * HOLD:
+        # Scan only after HOLD new bytes: one-byte chunks must not mean one scan per byte.
+        if len(self._buffer) < 2 * HOLD or self._fresh < HOLD:
             return ""
         return self._emit(final=False)
 
@@ -69,6 +73,7 @@ class StreamRedactor:
 
     def _emit(self, *, final: bool) -> str:
         data = self._buffer
+        self._fresh = 0
         hits = list(self._redactor.hits(data))
         cut = len(data) if final else _char_boundary(data, len(data) - HOLD)
         for hit in hits:

@@ -133,16 +133,20 @@ class Sandbox:
         try:
             payload = encode_request(request.kind, request.source, request.workdir)
             await anyio.to_thread.run_sync(attached.sock.sendall, payload, abandon_on_cancel=True)
+            status: list[int | None] = []
             async with anyio.create_task_group() as group:
                 if progress is not None:
                     group.start_soon(self._report, progress, capture, started)
+                # Ask for the exit status while the output streams: the two end together.
+                group.start_soon(self._exit_status, attached.container_id, timeout, status)
                 with anyio.move_on_after(timeout):
                     ended = await anyio.to_thread.run_sync(capture.pump, abandon_on_cancel=True)
+                if ended:
+                    with anyio.move_on_after(EXIT_STATUS_WAIT_S):
+                        while not status:
+                            await anyio.sleep(0.002)
                 group.cancel_scope.cancel()
-            if ended:
-                exit_code = await anyio.to_thread.run_sync(
-                    self._engine.wait, attached.container_id, EXIT_STATUS_WAIT_S
-                )
+            exit_code = status[0] if status else None
         except OSError:
             ended = False  # the container went away mid-call: report what arrived
         finally:
@@ -172,6 +176,12 @@ class Sandbox:
                 await anyio.to_thread.run_sync(self._engine.remove, attached.container_id)
             else:
                 self._pool.discard(attached.container_id)
+
+    async def _exit_status(self, container_id: str, timeout: int, status: list[int | None]) -> None:
+        code = await anyio.to_thread.run_sync(
+            self._engine.wait, container_id, timeout + EXIT_STATUS_WAIT_S, abandon_on_cancel=True
+        )
+        status.append(code)
 
     async def _report(self, progress: ProgressCallback, capture: OutputCapture, started: float) -> None:
         while True:

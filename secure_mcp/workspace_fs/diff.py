@@ -23,7 +23,10 @@ from secure_mcp.workspace_fs._chars import visible
 Opcode = tuple[str, int, int, int, int]
 Item = tuple[str | None, str]  # (diff prefix, raw content line) or (None, an already safe line)
 _CONTEXT = 3
-_MAX_MIDDLE_LINES = 4000  # difflib on ~4000 lines stays in the tens of milliseconds
+# Above this (lines x lines) the changed middle is shown as one replaced block: still a correct
+# diff, and the 4000-character prompt could not show a finer one anyway. Adversarial inputs at
+# the bound (repeated and permuted lines) were measured at tens of milliseconds.
+_MAX_MIDDLE_PRODUCT = 250_000
 _MAX_LINE_CHARS = 500
 _NOTE_RESERVE = 160
 
@@ -54,6 +57,16 @@ def _render(prefix: str, line: str) -> str:
     return f"{prefix}{shown}{tail}"
 
 
+def _match(a: list[str], b: list[str]) -> list[Opcode]:
+    # difflib's junk heuristic only looks at its second sequence and only from 200 items on; giving
+    # it the longer side keeps repeated lines (blank lines, braces) from making it cubic.
+    if len(a) <= len(b):
+        return [(t, i1, i2, j1, j2) for t, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b).get_opcodes()]
+    swapped = difflib.SequenceMatcher(None, b, a).get_opcodes()
+    flip = {"insert": "delete", "delete": "insert"}
+    return [(flip.get(t, t), i1, i2, j1, j2) for t, j1, j2, i1, i2 in swapped]
+
+
 def _opcodes(a: list[str], b: list[str]) -> list[Opcode]:
     head = 0
     while head < min(len(a), len(b)) and a[head] == b[head]:
@@ -63,9 +76,8 @@ def _opcodes(a: list[str], b: list[str]) -> list[Opcode]:
         tail += 1
     a_mid, b_mid = a[head : len(a) - tail], b[head : len(b) - tail]
     codes: list[Opcode] = [("equal", 0, head, 0, head)] if head else []
-    if len(a_mid) + len(b_mid) <= _MAX_MIDDLE_LINES:
-        matcher = difflib.SequenceMatcher(None, a_mid, b_mid, autojunk=False)
-        codes += [(t, i1 + head, i2 + head, j1 + head, j2 + head) for t, i1, i2, j1, j2 in matcher.get_opcodes()]
+    if len(a_mid) * len(b_mid) <= _MAX_MIDDLE_PRODUCT:
+        codes += [(t, i1 + head, i2 + head, j1 + head, j2 + head) for t, i1, i2, j1, j2 in _match(a_mid, b_mid)]
     else:
         codes.append(("replace", head, len(a) - tail, head, len(b) - tail))
     if tail:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import time
 
+import pytest
+
 from secure_mcp.workspace_fs import append_preview, unified_diff
 
 
@@ -54,6 +56,25 @@ def test_diff_of_large_files_is_fast() -> None:
     out = unified_diff("".join(old_lines).encode(), "".join(new_lines).encode(), "big.csv")
     assert time.perf_counter() - started < 1.0
     assert len(out) <= 4000 and out.startswith("--- a/big.csv")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (["a\n"] * 2000, ["a\n", "b\n"] * 1000),
+        (["a\n"] * 3800, ["a\n", "b\n"] * 99),
+        ([f"{i % 3}\n" for i in range(2000)], [f"{i % 5}\n" for i in range(2000)]),
+        ([f"{i % 100}\n" for i in range(1000)], [f"{(i * 3) % 100}\n" for i in range(400)]),
+        ([f"{i}\n" for i in range(500)], [f"{(i * 3) % 500}\n" for i in range(500)]),
+    ],
+    ids=["repeated", "repeated-vs-short", "few-distinct", "permuted-mod-100", "permuted-distinct"],
+)
+def test_adversarial_inputs_are_diffed_quickly(old: list[str], new: list[str]) -> None:
+    """Inputs that make plain difflib cubic (repeated, permuted lines) still finish quickly."""
+    started = time.perf_counter()
+    out = unified_diff("".join(old).encode(), "".join(new).encode(), "x")
+    assert time.perf_counter() - started < 1.0
+    assert len(out) <= 4000
 
 
 def test_control_and_bidi_characters_are_made_visible() -> None:
