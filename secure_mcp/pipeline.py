@@ -41,6 +41,27 @@ async def _no_progress(elapsed: float, output_bytes: int) -> None:
     return None
 
 
+class StageTimer:
+    """Milliseconds spent in each stage of one call, for the audit record and the benchmarks."""
+
+    __slots__ = ("ms", "_stage", "_since")
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self._stage: str | None = None
+        self._since = time.perf_counter()
+
+    def enter(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self._stage is not None:
+            self.ms[self._stage] = self.ms.get(self._stage, 0.0) + (now - self._since) * 1000
+        self._stage, self._since = stage, now
+
+    def rounded(self) -> dict[str, float]:
+        self.enter("audit")
+        return {name: round(value, 3) for name, value in self.ms.items()}
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """Built once at startup by ``build_pipeline``; immutable afterwards."""
@@ -73,13 +94,16 @@ class Pipeline:
         spec = self.tools[tool]
         run = RunContext(spec=spec, env=self.env, channel=channel, recorder=self.recorder)
         stage: Stage = "audit"
+        timer = StageTimer()
         try:
+            timer.enter("audit")
             await self.recorder.call_received(call)
             for guard in self.guards:
                 stage = guard.name
+                timer.enter(stage)
                 await guard(call, run)
             stage = "sandbox"
-            started = time.perf_counter()
+            timer.enter("execute")
             if spec.execute is None:
                 raise Denied("sandbox", "not_available", f"{tool} is not available yet")
             assert call.plan is not None  # noqa: S101 - validate sets the plan
@@ -88,8 +112,8 @@ class Pipeline:
                     model = await spec.execute(call.args, call.plan, self.env, progress or _no_progress)
             else:
                 model = await spec.execute(call.args, call.plan, self.env, progress or _no_progress)
-            duration_ms = (time.perf_counter() - started) * 1000
             stage = "sanitize"
+            timer.enter("output_sanitize")
             data = model.model_dump(mode="json")
             fields = {name: data[name] for name in spec.output_fields if isinstance(data.get(name), str)}
             cleaned, output_warnings = self.sanitize.check_output(tool, fields)
@@ -97,13 +121,16 @@ class Pipeline:
             if "warnings" in data:
                 data["warnings"] = [*call.warnings, *data["warnings"], *output_warnings]
             stage = "redact"
+            timer.enter("redact")
             redacted, counts = self.redactor.redact_value(data)
             assert isinstance(redacted, dict)  # noqa: S101 - redact_value keeps the shape
             if "redactions" in redacted:
                 redacted["redactions"] = [{"kind": k, "count": n} for k, n in sorted(counts.items()) if n]
             stage = "audit"
+            timer.enter("audit")
             text = json.dumps(redacted, ensure_ascii=False)
-            await self.recorder.executed(call, {**call.plan.audit, **self._summary(redacted, text, duration_ms)})
+            summary = self._summary(redacted, text, timer.ms.get("execute", 0.0))
+            await self.recorder.executed(call, {**call.plan.audit, **summary, "stage_ms": timer.rounded()})
             return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=redacted)
         except InputRequired as needed:
             return needed.result

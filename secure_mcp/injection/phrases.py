@@ -56,9 +56,10 @@ _VERB = _any("ignore", "disregard", "forget", "override", "bypass", "skip", "neg
              "abandon", "drop", "overlook", "set aside")
 _QUALIFIER = _any("all", "any", "every", "previous", "prior", "preceding", "above", "earlier", "former",
                   "initial", "original", "system", "safety", "your", "existing", "foregoing", "developer",
-                  "old", "current")
-_FILLER = _any("the", "of", "my", "these", "those", "and", "given", "provided", "instructions", "rules")
-_NOUN = _any("instructions", "instruction", "rules", "directions", "directives", "prompts", "prompt",
+                  "current")
+_FILLER = _any("the", "of", "my", "these", "those", "and", "given", "provided", "instructions", "rules",
+               "content", "security")
+_NOUN = _any("instructions", "instruction", "rules", "directions", "directives", "directive", "prompts", "prompt",
              "guidelines", "guidance", "constraints", "context", "commands", "orders", "messages",
              "restrictions", "policies", "policy", "programming", "training", "guardrails", "safeguards",
              "filters", "system prompt")
@@ -83,7 +84,7 @@ _RULES: tuple[tuple[str, str], ...] = (
                                   _opt(_any("system")), _any("instructions", "instruction", "task",
                                                              "directive", "orders"))
      + r"\s*(?::|are|follow)"),
-    ("instruction_override", _seq(_any("from now on"), _opt(r"\w+", "{0,2}?"),
+    ("instruction_override", _seq(_any("from now on"), _opt(r"\S+", "{0,2}?"),
                                   _any("you will", "you must", "you shall", "you should", "you are", "respond",
                                        "answer", "act", "always", "only", "never"))),
     ("instruction_override", _seq(_any("pretend", "imagine", "act as if"),
@@ -97,11 +98,11 @@ _RULES: tuple[tuple[str, str], ...] = (
                                   _AI + r"s?", _opt(r"\S+", "{0,2}?"),
                                   _any("reading", "processing", "you must", "please", "ignore", "execute",
                                        "run", "summarizing", "summarising", "that reads", "browsing"))),
-    ("instruction_override", _seq(_any("ignora", "olvida"), _opt(r"\w+", "{0,3}?"),
+    ("instruction_override", _seq(_any("ignora", "olvida"), _opt(r"\S+", "{0,3}?"),
                                   _any("instrucciones", "reglas", "indicaciones"))),
     ("instruction_override", _seq(_any("ignoriere", "ignorieren sie", "vergiss", "vergessen sie"),
-                                  _opt(r"\w+", "{0,3}?"), _any("anweisungen", "regeln", "instruktionen"))),
-    ("instruction_override", _seq(_any("ignorez", "ignore", "oubliez"), _opt(r"\w+", "{0,3}?"),
+                                  _opt(r"\S+", "{0,3}?"), _any("anweisungen", "regeln", "instruktionen"))),
+    ("instruction_override", _seq(_any("ignorez", "ignore", "oubliez"), _opt(r"\S+", "{0,3}?"),
                                   _any("consignes", "instructions précédentes", "règles"))),
     ("instruction_override", r"(?:忽略|无视|忘记|忽视)(?:之前|以上|先前|上面|前面|所有)\S{0,6}(?:指令|指示|规则|提示)"),
     ("instruction_override", r"(?:игнорируй|игнорируйте|забудь|забудьте)\s+(?:\S+\s+){0,3}?"
@@ -109,7 +110,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("prompt_leak", _seq(_any("reveal", "print", "show", "repeat", "output", "leak", "display", "dump", "tell me",
                               "disclose", "write out", "give me", "share", "return"),
                          _opt(_any('me', 'us')),
-                         _any("your", "the"), _opt(r"\w+", "{0,2}?"),
+                         _any("your", "the"), _opt(r"\S+", "{0,2}?"),
                          _any("system prompt", "system message", "initial prompt", "hidden instructions",
                               "original instructions", "instructions above", "prompt above",
                               "developer message", "hidden prompt"))),
@@ -128,7 +129,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("role_marker", r"(?m:^[ \t]*#{1,6}[ \t]*(?:system|assistant|user|human|instruction|instructions|response)"
                     r"[ \t]*:)"),
     ("role_marker", r"</?(?:system|system_prompt|system-prompt|assistant|instructions|human|im_start)>"),
-    ("role_marker", r"(?:^|\n[ \t]*\n)[ \t]*(?:human|assistant|system)[ \t]*:"),
+    ("role_marker", r"(?:^|\n[ \t]*\n)[ \t]*(?:human|assistant)[ \t]*:"),
     ("role_marker", r"(?m:^[ \t]*system[ \t]*:[ \t]*(?:you are|you're|your|ignore|new))"),
     ("special_token", r"<\|[a-z0-9_]{2,40}\|>|\[/?inst\]|<</?sys>>|<(?:start|end)_of_turn>"
                       r"|<\|?(?:bos|eos|eot)\|?>|\[/?(?:system|assistant)\]"),

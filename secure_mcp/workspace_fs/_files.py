@@ -12,8 +12,9 @@ from secure_mcp.errors import Denied
 from secure_mcp.workspace_fs.paths import normalise_relative
 from secure_mcp.workspace_fs.walk import refuse_non_regular
 
-NEW_FILE_MODE = 0o644
-"""Mode of new files before the umask: never executable."""
+NEW_FILE_MODE = 0o664
+"""Mode of new files, set explicitly (not left to the umask): group-writable so the sandbox user can
+edit what write_file created, never executable."""
 
 TEMP_PREFIX = ".secure-mcp-"
 """Prefix of the temporary files overwrite and create use; short, so a 255-byte target name fits."""
@@ -44,6 +45,7 @@ def create_temp(dir_fd: int, mode: int) -> tuple[str, int]:
             fd = os.open(name, flags, mode, dir_fd=dir_fd)
         except FileExistsError:  # pragma: no cover - 96 random bits colliding
             continue
+        os.fchmod(fd, mode)
         return name, fd
     raise OSError(errno.EEXIST, "could not pick a fresh temporary name")  # pragma: no cover
 

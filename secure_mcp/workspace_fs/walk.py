@@ -20,7 +20,8 @@ from pathlib import Path
 from secure_mcp.errors import Denied, ToolFailure
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-NEW_DIR_MODE = 0o755
+NEW_DIR_MODE = 0o2775
+"""Group-writable and set-group-id, so files below share the workspace's group with the sandbox user."""
 
 
 def io_failure(action: str, exc: OSError) -> ToolFailure:
@@ -79,9 +80,13 @@ def _why_not_directory(name: str, parent: int, shown: str) -> Denied:
 
 
 def _open_child_dir(name: str, parent: int, create: bool, shown: str) -> int | None:
+    made = False
     for _ in range(3):  # open, mkdir, open again; one more round if a concurrent remover interferes
         try:
-            return os.open(name, DIR_FLAGS, dir_fd=parent)
+            fd = os.open(name, DIR_FLAGS, dir_fd=parent)
+            if made:
+                os.fchmod(fd, NEW_DIR_MODE)  # the umask would drop group write; set it on what was opened
+            return fd
         except FileNotFoundError:
             if not create:
                 return None
@@ -91,6 +96,7 @@ def _open_child_dir(name: str, parent: int, create: bool, shown: str) -> int | N
             raise io_failure(f"open directory {shown}", exc) from exc
         try:
             os.mkdir(name, NEW_DIR_MODE, dir_fd=parent)
+            made = True
         except FileExistsError:
             pass  # a concurrent creator won; open whatever is there, still without following
         except OSError as exc:

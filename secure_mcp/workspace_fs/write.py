@@ -94,6 +94,7 @@ def _create_in_place(dir_fd: int, name: str, data: bytes, shown: str, durable: b
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(name, flags, NEW_FILE_MODE, dir_fd=dir_fd)
+        os.fchmod(fd, NEW_FILE_MODE)
     except FileExistsError:
         raise _file_exists(dir_fd, name, shown) from None
     try:
@@ -139,6 +140,7 @@ def _append(dir_fd: int, name: str, data: bytes, shown: str, durable: bool) -> b
     try:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(name, flags, NEW_FILE_MODE, dir_fd=dir_fd)
+        os.fchmod(fd, NEW_FILE_MODE)
     except FileExistsError:
         created = False
         try:

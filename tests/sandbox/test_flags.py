@@ -83,7 +83,7 @@ def test_environment_is_fixed_and_carries_no_host_values(monkeypatch: pytest.Mon
 def test_labels_name_the_product_instance_and_owner() -> None:
     """Labels let a restart find leftovers without relying on names."""
     labels = _kwargs()["labels"]
-    assert labels == {  # type: ignore[comparison-overlap]
+    assert labels == {
         "secure-mcp": "1",
         "secure-mcp.instance": "inst",
         "secure-mcp.owner": "host:boot:1:2",

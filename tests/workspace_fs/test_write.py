@@ -43,11 +43,18 @@ def test_create_leaves_no_temporary_files(layout: Layout) -> None:
     assert sorted(p.name for p in layout.workspace.iterdir()) == ["a.txt"]
 
 
-def test_new_files_are_never_executable(layout: Layout) -> None:
-    """New files get 0o644 less the umask, whatever the mode; no execute bit."""
+def test_new_files_are_group_writable_and_never_executable(layout: Layout) -> None:
+    """New files are exactly 0o664 whatever the umask (shared with the sandbox user); no execute bit."""
     for mode, name in (("create", "c.sh"), ("overwrite", "o.sh"), ("append", "a.sh")):
         write_file(layout.workspace, _rel(name), b"#!/bin/sh\n", mode)  # type: ignore[arg-type]
-        assert os.stat(layout.workspace / name).st_mode & 0o111 == 0
+        assert stat.S_IMODE(os.stat(layout.workspace / name).st_mode) == 0o664
+
+
+def test_new_directories_are_set_group_id_and_group_writable(layout: Layout) -> None:
+    """Parents created on the way keep the workspace's group for everything below them."""
+    write_file(layout.workspace, _rel("d1/d2/f.txt"), b"x", "create")
+    for folder in (layout.workspace / "d1", layout.workspace / "d1" / "d2"):
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o2775
 
 
 def test_overwrite_replaces_content_and_keeps_permission_bits(layout: Layout) -> None:
