@@ -30,39 +30,56 @@ HEX = "0123456789abcdef"
 B64 = AN + "+/"
 URLSAFE = AN + "_-"
 
-# kind -> generator of (line holding the secret, the secret)
-SECRETS: dict[str, Callable[[], tuple[str, str]]] = {
-    "aws_access_key_id": lambda: (lambda s: (f"export AWS_ACCESS_KEY_ID={s}", s))("AKIA" + _s("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
-    "aws_secret_access_key": lambda: (lambda s: (f"aws_secret_access_key = {s}", s))(_s(B64, 40)),
-    "github_token": lambda: (lambda s: (f"remote: using token {s}", s))("ghp_" + _s(AN, 36)),
-    "github_fine_grained": lambda: (lambda s: (f'"token": "{s}"', s))("github_pat_" + _s(AN, 22) + "_" + _s(AN, 59)),
-    "gitlab_token": lambda: (lambda s: (f"GITLAB_TOKEN={s}", s))("glpat-" + _s(URLSAFE, 20)),
-    "slack_token": lambda: (lambda s: (f"slack bot {s} connected", s))("xoxb-" + _s(string.digits, 12) + "-" + _s(AN, 24)),
-    "slack_webhook": lambda: (lambda s: (f"POST {s} 200", s))("https://hooks.slack.com/services/T" + _s(AN, 10) + "/B" + _s(AN, 10) + "/" + _s(AN, 24)),
-    "stripe_key": lambda: (lambda s: (f"stripe.api_key = '{s}'", s))("sk_live_" + _s(AN, 24)),
-    "openai_api_key": lambda: (lambda s: (f"OPENAI_API_KEY={s}", s))("sk-proj-" + _s(URLSAFE, 74) + "T3BlbkFJ" + _s(URLSAFE, 74)),
-    "anthropic_api_key": lambda: (lambda s: (f'client = Anthropic(api_key="{s}")', s))("sk-ant-api03-" + _s(URLSAFE, 93) + "AA"),
-    "google_api_key": lambda: (lambda s: (f"<script>const key = '{s}';</script>", s))("AIza" + _s(URLSAFE, 35)),
-    "sendgrid_api_key": lambda: (lambda s: (f"sg {s} ok", s))("SG." + _s(URLSAFE, 22) + "." + _s(URLSAFE, 43)),
-    "npm_token": lambda: (lambda s: (f"//registry.npmjs.org/:_authToken={s}", s))("npm_" + _s(AN, 36)),
-    "pypi_token": lambda: (lambda s: (f"password = {s}", s))("pypi-AgEIcHlwaS5vcmc" + _s(URLSAFE, 60)),
-    "twilio_key": lambda: (lambda s: (f"twilio api key {s}", s))("SK" + _s(HEX, 32)),
-    "jwt": lambda: (lambda s: (f"Cookie: session={s}", s))("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ" + _s(URLSAFE, 40) + "." + _s(URLSAFE, 43)),
-    "private_key": lambda: (lambda s: (s, s))("-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(_s(B64, 64) for _ in range(12)) + "\n-----END RSA PRIVATE KEY-----"),
-    "url_credentials": lambda: (lambda s: (f"DATABASE_URL=postgres://app:{s}@db:5432/app", s))(_s(AN, 16)),
-    "password_assignment": lambda: (lambda s: (f"  password: {s}", s))(_s(AN, 6) + "!" + _s(AN, 6)),
-    "azure_storage_key": lambda: (lambda s: (f"DefaultEndpointsProtocol=https;AccountName=x;AccountKey={s};EndpointSuffix=core.windows.net", s))(_s(B64, 86) + "=="),
+BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+PEM_HEAD, PEM_FOOT = "-----BEGIN RSA PRIVATE KEY-----\n", "\n-----END RSA PRIVATE KEY-----"
+AZURE = "DefaultEndpointsProtocol=https;AccountName=x;AccountKey={s};EndpointSuffix=core.windows.net"
+
+# kind -> (line template with {s}, generator of the secret)
+SECRETS: dict[str, tuple[str, Callable[[], str]]] = {
+    "aws_access_key_id": ("export AWS_ACCESS_KEY_ID={s}", lambda: "AKIA" + _s(BASE32, 16)),
+    "aws_secret_access_key": ("aws_secret_access_key = {s}", lambda: _s(B64, 40)),
+    "github_token": ("remote: using token {s}", lambda: "ghp_" + _s(AN, 36)),
+    "github_fine_grained": ('"token": "{s}"', lambda: "github_pat_" + _s(AN, 22) + "_" + _s(AN, 59)),
+    "gitlab_token": ("GITLAB_TOKEN={s}", lambda: "glpat-" + _s(URLSAFE, 20)),
+    "slack_token": ("slack bot {s} connected", lambda: "xoxb-" + _s(string.digits, 12) + "-" + _s(AN, 24)),
+    "slack_webhook": (
+        "POST {s} 200",
+        lambda: "https://hooks.slack.com/services/T" + _s(AN, 10) + "/B" + _s(AN, 10) + "/" + _s(AN, 24),
+    ),
+    "stripe_key": ("stripe.api_key = '{s}'", lambda: "sk_live_" + _s(AN, 24)),
+    "openai_api_key": ("OPENAI_API_KEY={s}", lambda: "sk-proj-" + _s(URLSAFE, 74) + "T3BlbkFJ" + _s(URLSAFE, 74)),
+    "anthropic_api_key": ('client = Anthropic(api_key="{s}")', lambda: "sk-ant-api03-" + _s(URLSAFE, 93) + "AA"),
+    "google_api_key": ("<script>const key = '{s}';</script>", lambda: "AIza" + _s(URLSAFE, 35)),
+    "sendgrid_api_key": ("sg {s} ok", lambda: "SG." + _s(URLSAFE, 22) + "." + _s(URLSAFE, 43)),
+    "npm_token": ("//registry.npmjs.org/:_authToken={s}", lambda: "npm_" + _s(AN, 36)),
+    "pypi_token": ("password = {s}", lambda: "pypi-AgEIcHlwaS5vcmc" + _s(URLSAFE, 60)),
+    "twilio_key": ("twilio api key {s}", lambda: "SK" + _s(HEX, 32)),
+    "jwt": (
+        "Cookie: session={s}",
+        lambda: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ" + _s(URLSAFE, 40) + "." + _s(URLSAFE, 43),
+    ),
+    "private_key": ("{s}", lambda: PEM_HEAD + "\n".join(_s(B64, 64) for _ in range(12)) + PEM_FOOT),
+    "url_credentials": ("DATABASE_URL=postgres://app:{s}@db:5432/app", lambda: _s(AN, 16)),
+    "password_assignment": ("  password: {s}", lambda: _s(AN, 6) + "!" + _s(AN, 6)),
+    "azure_storage_key": (AZURE, lambda: _s(B64, 86) + "=="),
 }
 
 
 def benign_line(i: int) -> str:
     kind = i % 6
     if kind == 0:
-        return f"2024-05-01T12:{i % 60:02d}:00Z INFO req={R.getrandbits(64):016x} path=/api/v1/items/{i} status=200 ms={i % 97}"
+        return (
+            f"2024-05-01T12:{i % 60:02d}:00Z INFO req={R.getrandbits(64):016x} "
+            f"path=/api/v1/items/{i} status=200 ms={i % 97}"
+        )
     if kind == 1:
-        return f'{{"id": "{R.getrandbits(128):032x}", "sha256": "{R.getrandbits(256):064x}", "name": "item {i}", "ok": true}}'
+        return (
+            f'{{"id": "{R.getrandbits(128):032x}", "sha256": "{R.getrandbits(256):064x}", '
+            f'"name": "item {i}", "ok": true}}'
+        )
     if kind == 2:
-        return f'<div class="row"><a href="https://example.com/p/{i}">Item {i}</a> <img src="data:image/png;base64,{_s(B64, 60)}="></div>'
+        image = f'<img src="data:image/png;base64,{_s(B64, 60)}=">'
+        return f'<div class="row"><a href="https://example.com/p/{i}">Item {i}</a> {image}</div>'
     if kind == 3:
         return f"    def handler_{i}(self, password: str, token=None):  # commit {R.getrandbits(160):040x}"
     if kind == 4:
@@ -82,7 +99,9 @@ def build(size: int, n_secrets: int) -> tuple[str, str, list[tuple[str, str]]]:
     planted: list[tuple[str, str]] = []
     for j in range(n_secrets):
         kind = kinds[j % len(kinds)]
-        line, secret = SECRETS[kind]()
+        template, make = SECRETS[kind]
+        secret = make()
+        line = template.format(s=secret)
         lines.insert(R.randrange(len(lines)), line)
         planted.append((kind, secret))
     return "\n".join(lines), benign, planted

@@ -25,9 +25,15 @@ def run_doctor(config: Config, out: TextIO) -> int:
     root = config.workspace_root
     lines.append((True, f"workspace: {root}" + ("" if root.exists() else " (will be created)")))
     lines.append(_check_audit(config))
-    sandbox = Sandbox(SandboxSettings.from_config(config.sandbox), root, instance_id="doctor")
+    settings = SandboxSettings.from_config(config.sandbox, python_workspace=config.tools.execute_python.workspace)
+    sandbox = Sandbox(settings, root, instance_id="doctor")
     for check in sandbox.check():
-        lines.append((check.ok, f"{check.name}: {check.detail}"))
+        if check.name == "workspace" and not root.exists():
+            continue  # the server creates and shares it at start; said above
+        text = f"{check.name}: {check.message}"
+        if not check.ok and check.fix:
+            text += f"\n       fix: {check.fix}"
+        lines.append((check.ok or check.warning, text))
     for ok, text in lines:
         out.write(f"[{'ok' if ok else 'FAIL'}] {text}\n")
     return 0 if all(ok for ok, _ in lines) else 1

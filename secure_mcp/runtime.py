@@ -24,6 +24,7 @@ from secure_mcp.redaction import Redactor
 from secure_mcp.server import SecureServer
 from secure_mcp.toolkit import ToolEnv, ToolSpec
 from secure_mcp.tools import all_tools
+from secure_mcp.workspace_share import prepare_workspace
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +64,12 @@ async def _open_audit(config: Config) -> Any:
     return log
 
 
-def _make_sandbox(config: Config, instance_id: str) -> Any:
+def _make_sandbox(config: Config, instance_id: str, workspace_gid: int) -> Any:
     from secure_mcp.sandbox import Sandbox, SandboxSettings
 
-    settings = SandboxSettings.from_config(config.sandbox, python_workspace=config.tools.execute_python.workspace)
+    settings = SandboxSettings.from_config(
+        config.sandbox, python_workspace=config.tools.execute_python.workspace, workspace_gid=workspace_gid
+    )
     return Sandbox(settings, config.workspace_root, instance_id=instance_id)
 
 
@@ -88,9 +91,9 @@ async def open_runtime(
     """
     instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     redactor = make_redactor(config, os.environ if environ is None else environ)
-    config.workspace_root.mkdir(parents=True, exist_ok=True)
+    workspace_gid = prepare_workspace(config.workspace_root)
     sink = audit_sink if audit_sink is not None else await _open_audit(config)
-    box = _make_sandbox(config, instance_id) if sandbox == "default" else sandbox
+    box = _make_sandbox(config, instance_id, workspace_gid) if sandbox == "default" else sandbox
     try:
         if box is not None:
             await box.start()

@@ -10,17 +10,15 @@ from pydantic import Field
 from secure_mcp.call import Plan
 from secure_mcp.models import ArgsModel, ProcessResult
 from secure_mcp.sandbox import SandboxRequest
-from secure_mcp.tools._sandboxed import bounded_timeout, run_in_sandbox
 from secure_mcp.toolkit import ProgressReporter, ToolEnv, ToolSpec
+from secure_mcp.tools._sandboxed import bounded_timeout, run_in_sandbox
 
 PROMPT_LINES = 40
 
 
 class ExecutePythonArgs(ArgsModel):
     code: Annotated[str, Field(min_length=1, max_length=1_000_000, description="Python 3 source, run with python3")]
-    timeout_s: Annotated[int | None, Field(ge=1, le=3600, description="Seconds before the container is killed")] = (
-        None
-    )
+    timeout_s: Annotated[int | None, Field(ge=1, le=3600, description="Seconds before the container is killed")] = None
 
 
 def code_preview(code: str) -> str:

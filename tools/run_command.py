@@ -13,8 +13,8 @@ from secure_mcp.command_policy import CommandPolicy, judge_command
 from secure_mcp.errors import Denied
 from secure_mcp.models import ArgsModel, ProcessResult
 from secure_mcp.sandbox import SandboxRequest
-from secure_mcp.tools._sandboxed import bounded_timeout, run_in_sandbox
 from secure_mcp.toolkit import ProgressReporter, ToolEnv, ToolSpec
+from secure_mcp.tools._sandboxed import bounded_timeout, run_in_sandbox
 from secure_mcp.workspace_fs import resolve_cwd
 
 
@@ -23,9 +23,7 @@ class RunCommandArgs(ArgsModel):
         str, Field(min_length=1, max_length=16384, description="Shell command, run by /bin/sh in the sandbox")
     ]
     cwd: Annotated[str, Field(max_length=4096, description="Working directory, relative to the workspace")] = "."
-    timeout_s: Annotated[int | None, Field(ge=1, le=3600, description="Seconds before the container is killed")] = (
-        None
-    )
+    timeout_s: Annotated[int | None, Field(ge=1, le=3600, description="Seconds before the container is killed")] = None
 
 
 @dataclass(frozen=True, slots=True)

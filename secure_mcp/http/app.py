@@ -76,7 +76,13 @@ def auth_kwargs(config: Config, host: str, port: int, path: str) -> dict[str, An
 
 
 def transport_security(config: Config, host: str, port: int) -> TransportSecuritySettings:
-    hosts = [f"{name}:*" for name in ("127.0.0.1", "localhost", "[::1]")]
+    """Host and Origin allow-lists, on for every bind address.
+
+    Loopback Hosts are admitted only with the bound port: the SDK's ``name:*`` wildcard is a prefix
+    match (``127.0.0.1:anything`` would pass), and a client reaching this server always names its
+    port. Origins keep the wildcard so a local browser client on another port still works.
+    """
+    hosts = [f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")]
     origins = [f"http://{name}:*" for name in ("127.0.0.1", "localhost", "[::1]")]
     if not is_loopback_host(host):
         hosts.append(f"{host}:{port}")

@@ -12,7 +12,7 @@ from typing import Any
 
 from docker.types import LogConfig, Mount, Ulimit
 
-from secure_mcp.sandbox.settings import SandboxSettings
+from secure_mcp.sandbox.settings import SANDBOX_UID, SandboxSettings
 
 RUNNER_PATH = "/opt/secure-mcp/runner.py"
 WORKSPACE = "/workspace"
@@ -39,7 +39,9 @@ def container_kwargs(
     The container starts the runner, which waits for one length-prefixed request on stdin; so the
     command is fixed and the code never appears on a command line or in ``docker inspect``.
     """
+    extra_groups = [] if settings.workspace_gid in (None, SANDBOX_UID) else [str(settings.workspace_gid)]
     kwargs: dict[str, Any] = {
+        "group_add": extra_groups,
         "image": settings.image,
         "command": ["python3", "-I", RUNNER_PATH],
         "user": settings.user,

@@ -83,6 +83,9 @@ def main() -> int:
         return EXIT_BAD_REQUEST
     if request is None:
         return 0
+    # Files the code creates in the shared workspace stay writable for the workspace's group (the
+    # server's side), as write_file's files are for the sandbox user.
+    os.umask(0o002)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)

@@ -17,6 +17,8 @@ class SandboxSettings:
     ``user`` is not a config key yet: it defaults to the image's dedicated uid, never the
     server's own, so an escape lands on an account that owns nothing on the host.
     ``pool_modes`` says which workspace mount modes get warm containers (``False`` = read-only).
+    ``workspace_gid`` is the group that owns the workspace (see ``secure_mcp.workspace_share``); the
+    sandbox user gets it as a supplementary group so it can edit the files write_file created.
     """
 
     image: str = "secure-mcp-sandbox:latest"
@@ -33,10 +35,13 @@ class SandboxSettings:
     fsize_bytes: int = 64 * 1024**2
     python_workspace_rw: bool = False
     user: str = f"{SANDBOX_UID}:{SANDBOX_UID}"
+    workspace_gid: int | None = None
     pool_modes: tuple[bool, ...] = (False, True)
 
     @classmethod
-    def from_config(cls, sandbox: SandboxConfig, *, python_workspace: str = "ro") -> SandboxSettings:
+    def from_config(
+        cls, sandbox: SandboxConfig, *, python_workspace: str = "ro", workspace_gid: int | None = None
+    ) -> SandboxSettings:
         """Build from ``[sandbox]`` and ``[tools.execute_python] workspace``."""
         return cls(
             image=sandbox.image,
@@ -52,4 +57,5 @@ class SandboxSettings:
             nofile=sandbox.nofile,
             fsize_bytes=parse_size(sandbox.fsize),
             python_workspace_rw=python_workspace == "rw",
+            workspace_gid=workspace_gid,
         )

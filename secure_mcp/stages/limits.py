@@ -4,6 +4,11 @@ A token bucket per principal (``calls_per_minute`` refill, ``burst`` capacity) a
 with when to retry instead of queueing, so a runaway agent learns to back off. The sandbox cap is
 taken around execution only (``sandbox_slot``) and refuses at once rather than waiting, because a
 waiting call still holds a client connection and a confirmation.
+
+A confirmed call in the 2026-07-28 era arrives twice (the question, then the retry carrying the
+answer). The retry is free only if this server charged that call id, for that principal, recently,
+and only once: the call id travels back in client-held request state, which a client can forge, so
+"it says it is a retry" alone must never skip the bucket.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,6 +28,8 @@ from secure_mcp.errors import Denied, Stage
 from secure_mcp.stages.context import RunContext
 
 Clock = Callable[[], float]
+PREPAID_TTL_S = 15 * 60.0
+PREPAID_CAPACITY = 10_000
 
 
 @dataclass(slots=True)
@@ -52,6 +60,33 @@ class TokenBuckets:
         return (1.0 - bucket.tokens) / self._rate
 
 
+class PrepaidCalls:
+    """Call ids whose first round was charged; each may be redeemed once, by its principal, within a TTL.
+
+    Bounded: past ``capacity`` the oldest entries go, which can only make a retry pay again (the
+    safe direction), never make a call free.
+    """
+
+    def __init__(self, ttl_s: float = PREPAID_TTL_S, capacity: int = PREPAID_CAPACITY, clock: Clock = time.monotonic):
+        self._ttl = ttl_s
+        self._capacity = capacity
+        self._clock = clock
+        self._paid: OrderedDict[tuple[str, str], float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._paid)
+
+    def remember(self, principal: str, call_id: str) -> None:
+        self._paid[(principal, call_id)] = self._clock()
+        self._paid.move_to_end((principal, call_id))
+        while len(self._paid) > self._capacity:
+            self._paid.popitem(last=False)
+
+    def redeem(self, principal: str, call_id: str) -> bool:
+        paid_at = self._paid.pop((principal, call_id), None)
+        return paid_at is not None and self._clock() - paid_at <= self._ttl
+
+
 class LimitsGuard:
     """Rate and size limits before any work; the sandbox slot around execution."""
 
@@ -61,6 +96,7 @@ class LimitsGuard:
         self._config = config
         self._buckets = TokenBuckets(config.calls_per_minute, config.burst, clock)
         self._running: dict[str, int] = {}
+        self._prepaid = PrepaidCalls(clock=clock)
 
     async def __call__(self, call: ToolCall, run: RunContext) -> None:
         size = len(json.dumps(call.raw_args, ensure_ascii=False, default=str).encode())
@@ -70,17 +106,18 @@ class LimitsGuard:
                 "arguments_too_large",
                 f"arguments are {size} bytes; the limit is {self._config.max_argument_bytes}",
             )
-        if call.continuation is not None:
-            # The second round of a confirmed call (2026-07-28) was paid for by its first round.
-            return
-        wait = self._buckets.take(call.caller.principal)
+        principal = call.caller.principal
+        if call.continuation is not None and self._prepaid.redeem(principal, call.call_id):
+            return  # the confirmed retry of a call whose first round this server charged
+        wait = self._buckets.take(principal)
         if wait > 0:
             raise Denied(
                 "limits",
                 "rate_limited",
-                f"'{call.caller.principal}' is over {self._config.calls_per_minute} calls per minute "
+                f"'{principal}' is over {self._config.calls_per_minute} calls per minute "
                 f"(burst {self._config.burst}); retry in {math.ceil(wait)} s",
             )
+        self._prepaid.remember(principal, call.call_id)
 
     @asynccontextmanager
     async def sandbox_slot(self, principal: str) -> AsyncIterator[None]:

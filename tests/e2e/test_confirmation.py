@@ -7,9 +7,9 @@ from typing import Any
 
 import anyio
 import pytest
-from pydantic import BaseModel, ConfigDict
 from mcp import Client, MCPError
 from mcp.types import CallToolRequest, CallToolRequestParams, CallToolResult, ElicitResult
+from pydantic import BaseModel, ConfigDict
 
 from tests.support import make_config, probe_spec, reply, runtime
 

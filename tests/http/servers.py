@@ -11,12 +11,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2
+from mcp import Client
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
 
 from secure_mcp.http.tokens import hash_token
 
@@ -124,3 +128,19 @@ def http_server(config: Path, transport: str, env: Mapping[str, str] | None = No
         yield Served(base=base, endpoint=f"{base}{path}", folder=config.parent)
     finally:
         stop(proc)
+
+
+@asynccontextmanager
+async def sdk_client(served: Served, token: str | None, mode: str = "legacy", **kwargs: Any) -> AsyncIterator[Client]:
+    """The Python SDK's client on ``served``, sending ``token`` as a bearer token when given.
+
+    SSE is a 2025-11-25 transport, so it always connects in legacy mode.
+    """
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if served.endpoint.endswith("/sse"):
+        async with Client(sse_client(served.endpoint, headers=headers, timeout=30), mode="legacy", **kwargs) as client:
+            yield client
+        return
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        async with Client(streamable_http_client(served.endpoint, http_client=http), mode=mode, **kwargs) as client:
+            yield client

@@ -137,7 +137,9 @@ def test_stdio_refusal_reaches_the_client_as_a_readable_error_result(sdk: Sdk, s
 @pytest.mark.parametrize("sdk", SDKS)
 def test_stdio_overwrite_accepted_changes_the_file(sdk: Sdk, stdio_config: Path) -> None:
     """Elicitation reaches the official client with the diff and the principal; accept lets it run."""
-    run = stdio(sdk, stdio_config, "accept", "write_file", {"path": "existing.txt", "content": "new\n", "mode": "overwrite"})
+    run = stdio(
+        sdk, stdio_config, "accept", "write_file", {"path": "existing.txt", "content": "new\n", "mode": "overwrite"}
+    )
     assert run.code == 0, run.out
     assert (stdio_config.parent / "workspace" / "existing.txt").read_text() == "new\n"
     [asked] = run.out["elicitations"]
@@ -148,7 +150,9 @@ def test_stdio_overwrite_accepted_changes_the_file(sdk: Sdk, stdio_config: Path)
 @pytest.mark.parametrize("sdk", SDKS)
 def test_stdio_overwrite_declined_keeps_the_file(sdk: Sdk, stdio_config: Path) -> None:
     """Decline refuses the call at confirm and the file is untouched."""
-    run = stdio(sdk, stdio_config, "decline", "write_file", {"path": "existing.txt", "content": "new\n", "mode": "overwrite"})
+    run = stdio(
+        sdk, stdio_config, "decline", "write_file", {"path": "existing.txt", "content": "new\n", "mode": "overwrite"}
+    )
     assert run.code == 2, run.out
     assert run.text.startswith("blocked by confirm: ")
     assert len(run.out["elicitations"]) == 1
@@ -166,7 +170,9 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield server
 
 
-def remote(sdk: Sdk, server: Served, *args: str, tool: str | None = None, tool_args: dict[str, Any] | None = None) -> Run:
+def remote(
+    sdk: Sdk, server: Served, *args: str, tool: str | None = None, tool_args: dict[str, Any] | None = None
+) -> Run:
     transport = "sse" if server.endpoint.endswith("/sse") else "http"
     return run_client(sdk, "--transport", transport, "--url", server.endpoint, *args, tool=tool, tool_args=tool_args)
 

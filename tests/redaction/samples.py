@@ -19,7 +19,8 @@ CASES: dict[str, tuple[str, str, str]] = {
     "aws_session_token": (f"token {SESSION} end", SESSION, "IQoJb3JpZ2lu is short"),
     "github_token": (f"use {GH} now", GH, "use ghp_" + "A1b2C3d4E5" * 3 + "F6g7H now"),
     "gitlab_token": ("t=glpat-" + "xY1" * 7 + " ok", "glpat-" + "xY1" * 7, "glpat-short1 ok"),
-    "slack_token": ("xoxb-" + "1234567890-" + "abcdefABCDEF12" + "\n", "xoxb-1234567890-abcdefABCDEF12", "xoxz-1234567890"),
+    "slack_token": ("xoxb-" + "1234567890-" + "abcdefABCDEF12" + "\n", "xoxb-" + "1234567890-abcdefABCDEF12",
+                    "xoxz-1234567890"),
     "slack_webhook": (
         "hook https://hooks.slack.com/services/" + "T000/B000/" + "XXXXXXXXXXXXXXXXXXXXXXXX" + " x",
         "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX",

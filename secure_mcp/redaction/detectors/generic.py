@@ -22,8 +22,8 @@ PRIVATE_KEY = Detector(
     "private_key",
     (
         # The whole block up to its footer; a block cut off before its footer is masked as far as
-        # its base64 body runs, so a truncated key still leaks nothing.
-        Rule(rf"(?P<s>-----BEGIN{_PEM_LABEL}(?:{_PEM_BODY}*?-----END{_PEM_LABEL}|{_PEM_OPEN_BODY}*))"),
+        # its base64 body runs (a header alone is no secret), so a truncated key still leaks nothing.
+        Rule(rf"(?P<s>-----BEGIN{_PEM_LABEL}(?:{_PEM_BODY}*?-----END{_PEM_LABEL}|(?:\r?\n|\\n)?[A-Za-z0-9+/=]{{16}}{_PEM_OPEN_BODY}*))"),
     ),
     "PEM, OpenSSH, PKCS#8 and PGP private key blocks, whole",
 )
@@ -73,7 +73,7 @@ PASSWORD_ASSIGNMENT = Detector(
         # end its line, so prose such as "password: use a long one" is not a value.
         Rule(
             rf"{_KEY}(?:[ \t]+(?::=|=|=>)|[ \t]*:)[ \t]*"
-            rf"(?:{_DQ}|{_SQ}|(?P<s3>{_UQ_FIRST}{_UQ_REST}{{0,200}})[ \t]*(?:\r?\n|$|,|\}}|[ \t]#))",
+            rf"(?:{_DQ}|{_SQ}|(?P<s3>{_UQ_FIRST}{_UQ_REST}{{0,200}})[ \t]*(?:\r?\n|$|\}}|[ \t]#))",
             is_secret=is_plausible_code_value,
         ),
         # Command-line flags: --password=x, --api-key x.
