@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import anyio
 
 from secure_mcp.config import Config
 from secure_mcp.http.app import auth_kwargs, build_app, check_bind
-from secure_mcp.runtime import open_runtime
+from secure_mcp import log_redaction
+from secure_mcp.runtime import make_redactor, open_runtime
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -35,13 +37,14 @@ async def serve_http(config: Config, transport: str, host: str, port: int) -> No
     kwargs = auth_kwargs(config, host, port, MCP_PATH if transport == "streamable-http" else "/sse")
     async with open_runtime(config, transport=transport, server_kwargs=kwargs) as runtime:
         app = build_app(runtime.server, config, transport, host, port)
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+        settings = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)
+        server = uvicorn.Server(settings)
         await server.serve()
 
 
 def serve(config: Config, transport: str, host: str | None, port: int | None) -> None:
     """Run until interrupted. Raises ``ConfigError`` before binding anything unsafe."""
-    configure_logging()
+    configure_logging(config)
     if transport == "stdio":
         anyio.run(serve_stdio, config)
     else:

@@ -1,7 +1,7 @@
 """Builds the Starlette app for SSE or streamable HTTP, with auth and Host/Origin checks on.
 
 The SDK turns DNS-rebinding protection off when bound to 0.0.0.0 without settings; here it is
-always on, with loopback names plus ``[server] allowed_hosts``/``allowed_origins``. Binding a
+always on, with loopback names on the bound port plus ``[server] allowed_hosts``/``allowed_origins``. Binding a
 non-loopback address needs configured tokens; without tokens, loopback needs ``[auth] disabled``.
 """
 
@@ -84,8 +84,9 @@ def transport_security(config: Config, host: str, port: int) -> TransportSecurit
     """
     hosts = [f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")]
     origins = [f"http://{name}:*" for name in ("127.0.0.1", "localhost", "[::1]")]
-    if not is_loopback_host(host):
-        hosts.append(f"{host}:{port}")
+    bound = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+    if bound not in hosts:  # the bound address itself (127.0.0.2, a LAN IP); proxies: allowed_hosts
+        hosts.append(bound)
     hosts.extend(config.server.allowed_hosts)
     origins.extend(config.server.allowed_origins)
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)

@@ -175,3 +175,21 @@ async def test_without_docker_sandboxed_calls_are_refused_by_sandbox_never_run_o
             result = await c.call_tool("execute_python", {"code": f"open({str(marker)!r}, 'w')"})
     assert result.is_error and result.content[0].text.startswith("blocked by sandbox: ")  # type: ignore[union-attr]
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_long_call_reports_progress_to_a_client_that_asked(config: Config, sandbox: Sandbox, mode: str) -> None:
+    """MCP progress notifications carry elapsed seconds and output bytes while the code runs."""
+    updates: list[tuple[float, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        updates.append((progress, message))
+
+    code = "import time\nfor i in range(3):\n    print(i, flush=True); time.sleep(1)\n"
+    async with runtime(config, sandbox=sandbox) as rt:
+        async with Client(rt.server, mode=mode) as c:
+            result = await c.call_tool("execute_python", {"code": code}, progress_callback=on_progress)
+    assert _data(result)["stdout"].split() == ["0", "1", "2"]
+    assert updates, "no progress notification arrived"
+    assert all(message and "bytes of output" in message for _, message in updates)
+    assert [p for p, _ in updates] == sorted(p for p, _ in updates)

@@ -168,6 +168,9 @@ def test_a_foreign_host_header_is_refused_even_with_a_good_token(served: Served)
     """DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends ``Host: evil.example``."""
     assert open_endpoint(served, {**bearer(AGENT.secret), "Host": "evil.example"}) == 421
     assert open_endpoint(served, {**bearer(AGENT.secret), "Host": "evil.example:80"}) == 421
+    port = int(served.base.rsplit(":", 1)[1])
+    assert open_endpoint(served, {**bearer(AGENT.secret), "Host": f"127.0.0.1:{port}.evil.example"}) == 421
+    assert open_endpoint(served, {**bearer(AGENT.secret), "Host": f"localhost:{port + 1}"}) == 421
 
 
 def test_a_foreign_origin_is_refused_even_with_a_good_token(served: Served) -> None:
