@@ -8,9 +8,9 @@ import sys
 
 import anyio
 
+from secure_mcp import log_redaction
 from secure_mcp.config import Config
 from secure_mcp.http.app import auth_kwargs, build_app, check_bind
-from secure_mcp import log_redaction
 from secure_mcp.runtime import make_redactor, open_runtime
 
 DEFAULT_HOST = "127.0.0.1"
@@ -18,11 +18,13 @@ DEFAULT_PORT = 8765
 MCP_PATH = "/mcp"
 
 
-def configure_logging() -> None:
-    """Logs go to stderr only: on stdio, stdout is the protocol wire."""
+def configure_logging(config: Config) -> None:
+    """Logs go to stderr only (on stdio, stdout is the protocol wire), redacted like every output."""
     logging.basicConfig(
         stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    redactor = make_redactor(config, os.environ)
+    log_redaction.install(lambda text: redactor.redact(text).text)
 
 
 async def serve_stdio(config: Config) -> None:
