@@ -11,6 +11,8 @@ shared by all of it.
 from __future__ import annotations
 
 import asyncio
+import json
+import json.encoder
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +32,36 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+_encode_str = json.encoder.encode_basestring_ascii  # what the canonical encoder does for a str
+
+
+def _members(record: Mapping[str, Any]) -> dict[str, bytes]:
+    """``canonical_members(record)``, byte for byte, with a fast path for the common leaf types.
+
+    Top-level strings, ints, booleans and ``None`` are encoded directly, exactly as the canonical
+    encoder would (``ensure_ascii`` string escaping, ``int.__repr__``, ``true``/``false``/``null``);
+    anything else (floats, lists, objects, subclasses) goes through ``canonical_members`` itself.
+    Verify recomputes the canonical form of every stored line, so any divergence would be caught.
+    """
+    members: dict[str, bytes] = {}
+    for name, item in record.items():
+        kind = type(item)
+        if type(name) is not str:
+            return canonical_members(record)
+        if kind is str:
+            value = _encode_str(item)
+        elif kind is int:
+            value = int.__repr__(item)
+        elif item is None:
+            value = "null"
+        elif kind is bool:
+            value = "true" if item else "false"
+        else:
+            return canonical_members(record)
+        members[name] = (_encode_str(name) + ":" + value).encode("ascii")
+    return members
+
+
 def _prepare(record: Mapping[str, Any], max_record_bytes: int) -> dict[str, bytes]:
     """The caller's record serialised now, so a bad record fails alone and never inside a batch.
 
@@ -44,7 +76,7 @@ def _prepare(record: Mapping[str, Any], max_record_bytes: int) -> dict[str, byte
     if not isinstance(record.get("event"), str):
         raise AuditError("bad_record", "an audit record needs a string 'event'")
     try:
-        members = canonical_members(record)
+        members = _members(record)
     except (TypeError, ValueError):
         raise AuditError("not_serializable", "the audit record is not plain JSON data") from None
     if sum(len(member) for member in members.values()) > max_record_bytes:

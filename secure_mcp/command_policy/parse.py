@@ -9,6 +9,8 @@ not know is an error, never skipped: new syntax must fail closed.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,9 +96,23 @@ def parse_command(source: str, depth: int = 0) -> ParsedCommand:
     return parsed
 
 
+_QUOTED_HEREDOC_DELIMITER = re.compile(r"(?<!<)(<<-?)[ \t]*(?:'(\w+)'|\"(\w+)\"|\\(\w+))")
+
+
+def unquote_heredoc_delimiters(source: str) -> str:
+    """``<<'EOF'`` becomes ``<<EOF`` for parsing only (bashlex 0.18 cannot parse quoted delimiters).
+
+    A quoted delimiter makes the body literal; parsing it unquoted makes the body subject to
+    substitutions, so the judge sees *more* possible programs, never fewer. The shell still gets
+    the command exactly as sent.
+    """
+    return _QUOTED_HEREDOC_DELIMITER.sub(lambda m: m.group(1) + (m.group(2) or m.group(3) or m.group(4)), source)
+
+
 def _parse_into(source: str, parsed: ParsedCommand, depth: int, function: str | None) -> None:
     if depth > MAX_DEPTH:
         raise Unparseable("command nests substitutions too deeply")
+    source = unquote_heredoc_delimiters(source)
     try:
         trees = bashlex.parse(source)
     except bashlex.errors.ParsingError as exc:
