@@ -10,7 +10,6 @@ not know is an error, never skipped: new syntax must fail closed.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 from typing import Any
 
