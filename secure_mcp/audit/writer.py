@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import json.encoder
+import math
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -38,9 +40,9 @@ _encode_str = json.encoder.encode_basestring_ascii  # what the canonical encoder
 def _members(record: Mapping[str, Any]) -> dict[str, bytes]:
     """``canonical_members(record)``, byte for byte, with a fast path for the common leaf types.
 
-    Top-level strings, ints, booleans and ``None`` are encoded directly, exactly as the canonical
-    encoder would (``ensure_ascii`` string escaping, ``int.__repr__``, ``true``/``false``/``null``);
-    anything else (floats, lists, objects, subclasses) goes through ``canonical_members`` itself.
+    Top-level strings, ints, finite floats, booleans and ``None`` are encoded directly, exactly as the canonical
+    encoder would (``ensure_ascii`` string escaping, ``int.__repr__``, ``float.__repr__``, ``true``/``false``/``null``);
+    any other member (NaN and infinities, which it refuses, lists, objects, subclasses) goes through ``canonical_members`` itself.
     Verify recomputes the canonical form of every stored line, so any divergence would be caught.
     """
     members: dict[str, bytes] = {}
@@ -56,8 +58,11 @@ def _members(record: Mapping[str, Any]) -> dict[str, bytes]:
             value = "null"
         elif kind is bool:
             value = "true" if item else "false"
+        elif kind is float and math.isfinite(item):
+            value = float.__repr__(item)
         else:
-            return canonical_members(record)
+            members[name] = canonical_members({name: item})[name]
+            continue
         members[name] = (_encode_str(name) + ":" + value).encode("ascii")
     return members
 
@@ -128,6 +133,9 @@ class AuditLog:
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
         self._broken: AuditError | None = None
+        # One dedicated thread for the batches: lighter per batch than anyio's shared worker pool,
+        # and batches are serial anyway (one writer task).
+        self._executor: ThreadPoolExecutor | None = None
 
     async def open(self) -> None:
         """Create the folder, repair a torn tail left by a crash (with a recovery record), start the writer.
@@ -139,6 +147,8 @@ class AuditLog:
         await anyio.to_thread.run_sync(self._store.commit, [])
         self._closing = False
         self._broken = None
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="secure-mcp-audit")
         self._writer = asyncio.get_running_loop().create_task(self._run(), name="secure-mcp-audit-writer")
 
     async def append(self, record: Mapping[str, Any]) -> int:
@@ -175,6 +185,9 @@ class AuditLog:
             await asyncio.shield(self._writer)
             self._writer = None
         await anyio.to_thread.run_sync(self._store.close)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
 
     async def _run(self) -> None:
         try:
@@ -206,7 +219,8 @@ class AuditLog:
             loop.call_soon_threadsafe(self._resolve, batch, durable)
 
         try:
-            seqs = await anyio.to_thread.run_sync(self._store.commit, [fields for fields, _ in batch], on_durable)
+            records = [fields for fields, _ in batch]
+            seqs = await loop.run_in_executor(self._executor, self._store.commit, records, on_durable)
         except AuditError as exc:
             failure = exc
         except Exception:

@@ -14,6 +14,7 @@ from typing import Literal, TypeVar
 from urllib.parse import urljoin
 
 import anyio
+import anyio.to_thread
 
 from secure_mcp.errors import Denied, ToolFailure
 from secure_mcp.fetch._http import PinnedConnection, ResponseHead
@@ -177,7 +178,9 @@ async def _outcome(
     body, truncated = await _guarded(final, connection.read_body(head, limit))
     text, charset_warnings = decode_body(body, content_type, truncated=truncated)
     warnings.extend(charset_warnings)
-    content = _convert(text, content_type, fmt, warnings)
+    # Parsing and converting a large page takes tens to hundreds of milliseconds: off the event loop,
+    # so one big fetch does not stall every other call the server is serving.
+    content = await anyio.to_thread.run_sync(_convert, text, content_type, fmt, warnings)
     return FetchOutcome(first.url, final.url, head.status, content_type.media_type, content, truncated, tuple(warnings))
 
 

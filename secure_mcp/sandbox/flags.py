@@ -7,6 +7,9 @@ Docker. Anything not set here is Docker's default, which is why the defaults tha
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,13 @@ LABEL = "secure-mcp"
 LABEL_INSTANCE = "secure-mcp.instance"
 LABEL_OWNER = "secure-mcp.owner"
 LABEL_MODE = "secure-mcp.workspace"
+
+#: Top-level workspace names hidden in read-write containers. A file written there would act on the
+#: host later, outside the sandbox: a git hook or ``core.fsmonitor`` runs at the user's next ``git``
+#: command, an ``authorized_keys`` grants a login. Folders get an empty read-only tmpfs (no host path
+#: involved, so a symlink swapped in cannot redirect the mount to the host); a ``.git`` file (git
+#: worktrees) gets /dev/null. Only names that exist when the container is created are masked.
+MASKED_NAMES = (".git", ".ssh")
 
 #: The whole environment of the container: nothing from the host's environment reaches it.
 ENVIRONMENT = {
@@ -73,7 +83,8 @@ def container_kwargs(
         ],
         "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={settings.tmpfs_bytes},mode=1777"},  # noqa: S108
         "mounts": [
-            Mount(target=WORKSPACE, source=str(workspace), type="bind", read_only=not workspace_rw)
+            Mount(target=WORKSPACE, source=str(workspace), type="bind", read_only=not workspace_rw),
+            *(_mask_files(workspace) if workspace_rw else []),
         ],
         # Output is read from the attach stream; a log driver would copy every byte to disk.
         "log_config": LogConfig(type=LogConfig.types.NONE),
@@ -86,4 +97,31 @@ def container_kwargs(
     }
     if settings.runtime:
         kwargs["runtime"] = settings.runtime
+    if workspace_rw:
+        kwargs["tmpfs"].update(_mask_dirs(workspace))
     return kwargs
+
+
+def _existing(workspace: Path, check: Callable[[int], bool]) -> list[str]:
+    found = []
+    for name in MASKED_NAMES:
+        try:
+            mode = os.lstat(workspace / name).st_mode
+        except OSError:
+            continue
+        if check(mode):
+            found.append(name)
+    return found
+
+
+def _mask_dirs(workspace: Path) -> dict[str, str]:
+    """An empty, read-only tmpfs over each existing masked folder (no host path is involved)."""
+    return {f"{WORKSPACE}/{name}": "ro,nosuid,nodev,noexec,size=4k" for name in _existing(workspace, stat.S_ISDIR)}
+
+
+def _mask_files(workspace: Path) -> list[Mount]:
+    """/dev/null, read-only, over a masked name that is a file (a git worktree's ``.git`` file)."""
+    return [
+        Mount(target=f"{WORKSPACE}/{name}", source=os.devnull, type="bind", read_only=True)
+        for name in _existing(workspace, stat.S_ISREG)
+    ]

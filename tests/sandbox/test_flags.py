@@ -100,3 +100,31 @@ def test_settings_are_built_from_the_config_section() -> None:
     assert settings.fsize_bytes == 1024**2
     assert settings.runtime == "runsc" and settings.warm_pool == 0
     assert settings.python_workspace_rw is True
+
+
+def _kwargs_for(workspace: Path, workspace_rw: bool) -> dict[str, object]:
+    return container_kwargs(
+        SandboxSettings(), workspace=workspace, workspace_rw=workspace_rw, instance_id="i", owner="o"
+    )
+
+
+def test_read_write_containers_mask_an_existing_git_and_ssh_folder(tmp_path: Path) -> None:
+    """A git hook or authorized_keys written from the sandbox would act on the host: they are masked."""
+    (tmp_path / ".git" / "hooks").mkdir(parents=True)
+    (tmp_path / ".ssh").mkdir()
+    tmpfs = _kwargs_for(tmp_path, True)["tmpfs"]
+    assert isinstance(tmpfs, dict)
+    assert tmpfs["/workspace/.git"].startswith("ro,") and tmpfs["/workspace/.ssh"].startswith("ro,")
+    assert "/workspace/.git" not in _kwargs_for(tmp_path, False)["tmpfs"]  # type: ignore[operator]
+
+
+def test_a_git_worktree_file_is_covered_by_dev_null_and_a_symlink_is_never_a_mount_source(tmp_path: Path) -> None:
+    """A `.git` file gets /dev/null read-only; a `.ssh` symlink is not mounted (no host path follows)."""
+    (tmp_path / ".git").write_text("gitdir: /elsewhere/.git/worktrees/x\n")
+    (tmp_path / ".ssh").symlink_to("/root/.ssh")
+    kwargs = _kwargs_for(tmp_path, True)
+    mounts = kwargs["mounts"]
+    assert isinstance(mounts, list)
+    masks = [m for m in mounts if m["Target"] != "/workspace"]
+    assert [(m["Target"], m["Source"], m["ReadOnly"]) for m in masks] == [("/workspace/.git", "/dev/null", True)]
+    assert "/workspace/.ssh" not in kwargs["tmpfs"]  # type: ignore[operator]
