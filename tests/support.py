@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -93,3 +94,20 @@ def reply(action: str, content: dict[str, Any] | None = None, seen: list[str] | 
         return ElicitResult(action=action, content=content)  # type: ignore[arg-type]
 
     return callback
+
+
+SANDBOX_IMAGE = os.environ.get("SECURE_MCP_SANDBOX_IMAGE", "secure-mcp-sandbox:latest")
+REQUIRE_DOCKER = os.environ.get("SECURE_MCP_REQUIRE_DOCKER") == "1"
+
+
+def docker_problem(image: str = SANDBOX_IMAGE) -> str | None:
+    """Why Docker tests cannot run here (engine or image missing), or None when they can."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+        client.images.get(image)
+    except Exception as exc:
+        return f"Docker or the image {image} is unavailable ({type(exc).__name__}); run `secure-mcp sandbox build`"
+    return None

@@ -40,9 +40,10 @@ _encode_str = json.encoder.encode_basestring_ascii  # what the canonical encoder
 def _members(record: Mapping[str, Any]) -> dict[str, bytes]:
     """``canonical_members(record)``, byte for byte, with a fast path for the common leaf types.
 
-    Top-level strings, ints, finite floats, booleans and ``None`` are encoded directly, exactly as the canonical
-    encoder would (``ensure_ascii`` string escaping, ``int.__repr__``, ``float.__repr__``, ``true``/``false``/``null``);
-    any other member (NaN and infinities, which it refuses, lists, objects, subclasses) goes through ``canonical_members`` itself.
+    Top-level strings, ints, finite floats, booleans and ``None`` are encoded directly, exactly as
+    the canonical encoder would (``ensure_ascii`` escaping, ``int.__repr__``, ``float.__repr__``,
+    ``true``/``false``/``null``); any other member (NaN and infinities, which it refuses, lists,
+    objects, subclasses) goes through ``canonical_members`` itself.
     Verify recomputes the canonical form of every stored line, so any divergence would be caught.
     """
     members: dict[str, bytes] = {}

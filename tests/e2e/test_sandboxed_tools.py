@@ -2,41 +2,29 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 from mcp import Client
 
 from secure_mcp.config import Config
 from secure_mcp.sandbox import Sandbox, SandboxSettings
 from secure_mcp.testing import MemoryAuditSink
-from tests.support import make_config, reply, runtime
+from tests.support import REQUIRE_DOCKER, SANDBOX_IMAGE, docker_problem, make_config, reply, runtime
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 ERAS = ["auto", "legacy"]
-IMAGE = os.environ.get("SECURE_MCP_SANDBOX_IMAGE", "secure-mcp-sandbox:latest")
-
-
-def _docker_problem() -> str | None:
-    try:
-        client = docker.from_env(timeout=10)
-        client.ping()
-        client.images.get(IMAGE)
-    except Exception as exc:
-        return f"Docker or the image {IMAGE} is unavailable ({type(exc).__name__}); run `secure-mcp sandbox build`"
-    return None
+IMAGE = SANDBOX_IMAGE
 
 
 @pytest.fixture(scope="module")
 def docker_ready() -> None:
-    problem = _docker_problem()
+    problem = docker_problem()
     if problem is not None:
-        if os.environ.get("SECURE_MCP_REQUIRE_DOCKER") == "1":
+        if REQUIRE_DOCKER:
             pytest.fail(f"SECURE_MCP_REQUIRE_DOCKER=1 but {problem}")
         pytest.skip(problem)
 

@@ -12,18 +12,9 @@ import pytest
 
 from secure_mcp.sandbox import Sandbox, SandboxSettings
 from secure_mcp.sandbox.flags import LABEL_INSTANCE
+from tests.support import SANDBOX_IMAGE, docker_problem
 
-IMAGE = os.environ.get("SECURE_MCP_SANDBOX_IMAGE", "secure-mcp-sandbox:latest")
-
-
-def _docker_problem() -> str | None:
-    try:
-        client = docker.from_env(timeout=10)
-        client.ping()
-        client.images.get(IMAGE)
-    except Exception as exc:
-        return f"Docker or the image {IMAGE} is unavailable ({type(exc).__name__}); run `secure-mcp sandbox build`"
-    return None
+IMAGE = SANDBOX_IMAGE
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -31,7 +22,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     docker_items = [item for item in items if item.get_closest_marker("docker") and "sandbox" in item.nodeid]
     if not docker_items:
         return
-    problem = _docker_problem()
+    problem = docker_problem()
     if problem is None:
         return
     if os.environ.get("SECURE_MCP_REQUIRE_DOCKER") == "1":
