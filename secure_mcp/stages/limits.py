@@ -7,8 +7,8 @@ waiting call still holds a client connection and a confirmation.
 
 A confirmed call in the 2026-07-28 era arrives twice (the question, then the retry carrying the
 answer). The retry is free only if this server charged that call id, for that principal, recently,
-and only once: the call id travels back in client-held request state, which a client can forge, so
-"it says it is a retry" alone must never skip the bucket.
+and only once: the call id travels back in client-held request state. The SDK seals that state, but
+this stage does not lean on another layer: "it says it is a retry" alone never skips the bucket.
 """
 
 from __future__ import annotations
