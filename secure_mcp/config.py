@@ -109,6 +109,7 @@ class ConfirmationConfig(_Section):
 
 class _ToolConfig(_Section):
     enabled: bool = True
+    when_unsupported: Literal["deny", "allow"] | None = None  # overrides [confirmation] for this tool
 
 
 class RunCommandConfig(_ToolConfig):
@@ -167,6 +168,10 @@ class FetchUrlConfig(_ToolConfig):
 
 class ToolsConfig(_Section):
     """``[tools.*]``."""
+
+    def get(self, name: str) -> _ToolConfig | None:
+        value = getattr(self, name, None)
+        return value if isinstance(value, _ToolConfig) else None
 
     run_command: RunCommandConfig = RunCommandConfig()
     write_file: WriteFileConfig = WriteFileConfig()

@@ -206,7 +206,13 @@ def build_pipeline(
 
     limits = limits or LimitsGuard(config.limits)
     sanitize = SanitizeGuard(config.sanitize, tuple(config.tools.fetch_url.allowed_domains))
-    guards: tuple[Guard, ...] = (AuthGuard(), limits, sanitize, ValidateGuard(), ConfirmGuard(config.confirmation))
+    guards: tuple[Guard, ...] = (
+        AuthGuard(),
+        limits,
+        sanitize,
+        ValidateGuard(),
+        ConfirmGuard(config.confirmation, config.tools),
+    )
     return Pipeline(
         guards=guards,
         limits=limits,

@@ -12,7 +12,7 @@ import time
 from typing import ClassVar
 
 from secure_mcp.call import ToolCall
-from secure_mcp.config import ConfirmationConfig
+from secure_mcp.config import ConfirmationConfig, ToolsConfig
 from secure_mcp.confirm.approval import Answer
 from secure_mcp.errors import Denied, Stage
 from secure_mcp.stages.context import RunContext
@@ -49,9 +49,16 @@ class ConfirmGuard:
 
     name: ClassVar[Stage] = "confirm"
 
-    def __init__(self, config: ConfirmationConfig) -> None:
+    def __init__(self, config: ConfirmationConfig, tools: ToolsConfig | None = None) -> None:
         self._config = config
+        self._tools = tools or ToolsConfig()
         self._used: dict[str, float] = {}
+
+    def when_unsupported(self, tool: str) -> str:
+        """``[tools.NAME] when_unsupported`` when set, else ``[confirmation] when_unsupported``."""
+        settings = self._tools.get(tool)
+        override = settings.when_unsupported if settings is not None else None
+        return override or self._config.when_unsupported
 
     def _consume(self, call_id: str) -> None:
         """An approval runs its action once; a replayed retry of the same call is refused."""
@@ -69,7 +76,7 @@ class ConfirmGuard:
             return
         channel = run.channel
         if not channel.can_ask:
-            if self._config.when_unsupported == "allow":
+            if self.when_unsupported(call.tool) == "allow":
                 call.warnings.append("ran without confirmation: the client cannot ask (when_unsupported=allow)")
                 await run.recorder.confirmation_answered(call, Answer("accept", approved=True), "not asked")
                 return

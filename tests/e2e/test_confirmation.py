@@ -203,3 +203,18 @@ async def test_question_and_answer_are_audited_with_the_principal(tmp_path: Path
     assert len(answered) == 1 and answered[0]["answer"] == "accept" and answered[0]["approved"] is True
     assert answered[0]["reason"] == "fine" and answered[0]["principal"]
     assert len(sink.events("call_received")) >= 1 and len(sink.events("executed")) == 1
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_when_unsupported_can_be_set_per_tool(tmp_path: Path, canaries: Path, mode: str) -> None:
+    """[tools.NAME] when_unsupported overrides the global setting for that tool only."""
+    from secure_mcp.config import parse_config
+
+    base = {"workspace": {"root": "workspace"}, "confirmation": {"when_unsupported": "allow"}}
+    strict = parse_config({**base, "tools": {"write_file": {"when_unsupported": "deny"}}}, tmp_path)
+    async with runtime(strict) as rt:
+        (rt.config.workspace_root / "f.txt").write_text("old")
+        async with Client(rt.server, mode=mode) as c:
+            result = await c.call_tool("write_file", {"path": "f.txt", "content": "new", "mode": "overwrite"})
+    assert refusal(result) == ("confirm", "unsupported_client")
+    assert (rt.config.workspace_root / "f.txt").read_text() == "old"
