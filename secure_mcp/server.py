@@ -61,6 +61,7 @@ class SecureServer(MCPServer[Any]):
         super().__init__(name, version=__version__, instructions=INSTRUCTIONS, log_level="WARNING", **kwargs)
         self.pipeline = pipeline
         self.transport = transport
+        self._local_principal = local_principal()  # once: it may read /etc/passwd
         self._descriptions: Mapping[str, MCPTool] = {name: describe_tool(spec) for name, spec in pipeline.tools.items()}
 
     def caller(self, context: Context[Any, Any] | None) -> Caller:
@@ -77,7 +78,7 @@ class SecureServer(MCPServer[Any]):
             return Caller(principal=token.client_id, transport=self.transport, session=session, allowed_tools=tools)
         if self.transport in ("sse", "streamable-http"):
             return Caller(principal="anonymous@loopback", transport=self.transport, session=session)
-        return Caller(principal=local_principal(), transport=self.transport, session=session)
+        return Caller(principal=self._local_principal, transport=self.transport, session=session)
 
     async def list_tools(self) -> list[MCPTool]:
         allowed = self.caller(None).allowed_tools

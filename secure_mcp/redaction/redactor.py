@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -15,6 +17,8 @@ from .environ import ENV_KIND, secret_env_values
 from .markers import MARKER_PREFIX, marker
 
 _MARKER_BYTES = MARKER_PREFIX.encode()
+MEMO_MAX_CHARS = 64
+MEMO_ENTRIES = 4096
 _KIND_NAME = re2.compile(r"[a-z][a-z0-9_]{0,47}")
 
 
@@ -47,7 +51,7 @@ def _extra_rules(extra_patterns: Mapping[str, str]) -> list[CompiledRule]:
 class Redactor:
     """Masks secrets as ``[REDACTED:<kind>]``.
 
-    Built once at startup; thread-safe and reusable (it holds only compiled, immutable state).
+    Built once at startup; thread-safe and reusable (compiled, immutable rules plus a locked memo).
 
     Args:
         extra_patterns: ``[redaction] extra_patterns``: kind name -> RE2 pattern. A group named
@@ -91,6 +95,8 @@ class Redactor:
             )
         rules.extend(_extra_rules(extra_patterns))
         self._engine = Engine(rules)
+        self._memo: OrderedDict[str, RedactionResult] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     def redact(self, text: str) -> RedactionResult:
         """Mask every secret in ``text``."""
@@ -110,9 +116,30 @@ class Redactor:
         counts: dict[str, int] = {}
         return self._redact_value(value, counts), counts
 
+    def _redact_short(self, text: str) -> RedactionResult:
+        """``redact`` with a bounded memo for short strings.
+
+        Audit records and results repeat the same keys and small values (event, tool and stage
+        names) on every call; each RE2 scan has a fixed cost. The redactor is immutable once built,
+        so a remembered answer is exactly the one a fresh scan would give.
+        """
+        if len(text) > MEMO_MAX_CHARS:
+            return self.redact(text)
+        with self._memo_lock:
+            cached = self._memo.get(text)
+            if cached is not None:
+                self._memo.move_to_end(text)
+                return cached
+        result = self.redact(text)
+        with self._memo_lock:
+            self._memo[text] = result
+            if len(self._memo) > MEMO_ENTRIES:
+                self._memo.popitem(last=False)
+        return result
+
     def _redact_value(self, value: object, counts: dict[str, int]) -> object:
         if isinstance(value, str):
-            result = self.redact(value)
+            result = self._redact_short(value)
             for kind, n in result.counts.items():
                 counts[kind] = counts.get(kind, 0) + n
             return result.text

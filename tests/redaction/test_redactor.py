@@ -104,3 +104,14 @@ def test_redact_value_recurses_into_keys_and_containers() -> None:
 def test_contains_marker_sees_look_alikes(text: str, expected: bool) -> None:
     """Full-width, lower-case and invisible-split markers count as markers."""
     assert contains_marker(text) is expected
+
+
+def test_repeated_short_values_are_masked_and_counted_every_time_despite_the_memo() -> None:
+    """The memo for short strings changes speed only: the second record is masked and counted too."""
+    redactor = Redactor(environ={"API_TOKEN": "s3cr3t-value-9"})
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    record = {"a": token, "b": "s3cr3t-value-9", "c": "plain"}
+    for _ in range(3):
+        redacted, counts = redactor.redact_value(record)
+        assert redacted == {"a": "[REDACTED:github_token]", "b": "[REDACTED:env]", "c": "plain"}
+        assert counts == {"github_token": 1, "env": 1}
