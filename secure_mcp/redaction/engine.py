@@ -100,6 +100,10 @@ class Engine:
             )
             self._secret_groups.append(tuple((idx, overrides.get(name, rule.kind)) for idx, name in groups))
 
+    def has_candidate(self, data: bytes) -> bool:
+        """False only when no rule can match anywhere in ``data`` (the prefilter is a superset)."""
+        return self._regex is not None and self._prefilter.search(data) is not None
+
     def hits(self, data: bytes) -> Iterator[Hit]:
         """Yield the hits in ``data`` (UTF-8) in order, after each rule's own plausibility check."""
         if self._regex is None:

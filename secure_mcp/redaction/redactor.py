@@ -112,7 +112,17 @@ class Redactor:
         """Redact every string inside ``value``, dict keys included; other leaves are kept.
 
         Recurses into dicts, lists and tuples, the shapes JSON results and audit records take.
+        When nothing needs masking the value itself is returned (not a copy).
         """
+        strings: list[str] = []
+        _collect_strings(value, strings)
+        # One prefilter pass over all the strings, joined by newlines: every rule treats a newline
+        # like the end of a string (``$``, ``\s`` and non-word boundaries), so a secret inside any
+        # one string is a candidate in the joined text too. No candidate: nothing to mask anywhere,
+        # and the value is returned as it is (most audit records and results take this path).
+        joined = "\n".join(strings).encode("utf-8", "surrogatepass")
+        if not self._engine.has_candidate(joined):
+            return value, {}
         counts: dict[str, int] = {}
         return self._redact_value(value, counts), counts
 
@@ -187,6 +197,18 @@ class Redactor:
                 position = m_end
         pieces.append(data[position:end])
         return b"".join(pieces).decode("utf-8", "surrogatepass")
+
+
+def _collect_strings(value: object, into: list[str]) -> None:
+    if isinstance(value, str):
+        into.append(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _collect_strings(key, into)
+            _collect_strings(item, into)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect_strings(item, into)
 
 
 from .stream import StreamRedactor  # noqa: E402 - circular: the stream redactor wraps a Redactor

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from secure_mcp.errors import ConfigError
 from secure_mcp.redaction import Redactor, contains_marker, is_secret_env_name
@@ -115,3 +117,41 @@ def test_repeated_short_values_are_masked_and_counted_every_time_despite_the_mem
         redacted, counts = redactor.redact_value(record)
         assert redacted == {"a": "[REDACTED:github_token]", "b": "[REDACTED:env]", "c": "plain"}
         assert counts == {"github_token": 1, "env": 1}
+
+
+_PIECES = [
+    "plain words",
+    "password = 'hunter2-but-longer'",
+    "ghp_" + "Z9y8X7w6V5" * 3 + "u4T3s2",
+    "AKIA" + "Z7QW4N2R5T8Y3U6P",
+    "postgres://app:pa55word-x1@db:5432/app",
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----",
+    "c0aa626f632949718c1720a4089ed277",
+    "token:",
+    "",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.recursive(
+        st.sampled_from(_PIECES),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(_PIECES), inner, max_size=3),
+        max_leaves=12,
+    )
+)
+def test_the_whole_value_prefilter_never_skips_what_string_by_string_redaction_masks(value: object) -> None:
+    """redact_value's one-pass shortcut gives exactly the per-string result, secrets or not."""
+    redactor = Redactor(environ={})
+
+    def by_string(item: object) -> object:
+        if isinstance(item, str):
+            return redactor.redact(item).text
+        if isinstance(item, dict):
+            return {by_string(k): by_string(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [by_string(v) for v in item]
+        return item
+
+    redacted, _ = redactor.redact_value(value)
+    assert redacted == by_string(value)
