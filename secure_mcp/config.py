@@ -187,11 +187,33 @@ class TokenConfig(_Section):
     tools: tuple[str, ...] = ()
 
 
+class OidcConfig(_Section):
+    """``[auth.oidc]``: JWT access tokens from an OpenID Connect issuer, one scope per tool."""
+
+    issuer: str = Field(min_length=1, pattern=r"^https?://")
+    audience: str = Field(min_length=1)
+    jwks_url: str | None = Field(default=None, pattern=r"^https?://")
+    jwks_file: Path | None = None
+    algorithms: tuple[Literal["RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"], ...] = ("RS256", "ES256")
+    principal_claim: str = Field(default="sub", min_length=1)
+    tool_scope_prefix: str = "tool:"
+    leeway_s: int = Field(default=30, ge=0, le=300)
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> OidcConfig:
+        if (self.jwks_url is None) == (self.jwks_file is None):
+            raise ValueError("set exactly one of 'jwks_url' and 'jwks_file'")
+        if not self.algorithms:
+            raise ValueError("'algorithms' must name at least one asymmetric algorithm")
+        return self
+
+
 class AuthConfig(_Section):
     """``[auth]``: bearer tokens for the HTTP transports."""
 
     disabled: bool = False
     tokens: tuple[TokenConfig, ...] = ()
+    oidc: OidcConfig | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> AuthConfig:

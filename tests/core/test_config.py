@@ -51,7 +51,7 @@ def test_shipped_config_names_every_key_but_optional_ones() -> None:
     """Every key of the model is present in config.toml (optional keys appear commented)."""
     text = (REPO / "config.toml").read_text()
     present = _toml_keys(tomllib.loads(text))
-    optional = {"audit.key_env", "audit.key_file", "sandbox.runtime", "auth.tokens", "sanitize.tools"} | {
+    optional = {"audit.key_env", "audit.key_file", "sandbox.runtime", "auth.tokens", "auth.oidc", "sanitize.tools"} | {
         f"tools.{tool}.when_unsupported" for tool in ("run_command", "write_file", "execute_python", "fetch_url")
     }
     missing = _keys(Config()) - present - optional
