@@ -100,9 +100,9 @@ class TimedSink:
         self.log = log
         self.ms: dict[str, list[float]] = defaultdict(list)
 
-    async def append(self, record: Mapping[str, Any]) -> int:
+    async def append(self, record: Mapping[str, Any], *, inline: bool = False) -> int:
         started = time.perf_counter()
-        seq = await self.log.append(record)
+        seq = await self.log.append(record, inline=inline)
         self.ms[str(record.get("event"))].append((time.perf_counter() - started) * 1000)
         return seq
 

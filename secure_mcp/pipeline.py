@@ -93,6 +93,16 @@ class Pipeline:
         call = ToolCall(call_id=call_id, tool=tool, raw_args=dict(raw_args), caller=caller, continuation=state)
         spec = self.tools[tool]
         run = RunContext(spec=spec, env=self.env, channel=channel, recorder=self.recorder)
+        self.recorder.active_calls += 1
+        try:
+            return await self._run(call, run, spec, progress)
+        finally:
+            self.recorder.active_calls -= 1
+
+    async def _run(
+        self, call: ToolCall, run: RunContext, spec: ToolSpec, progress: ProgressReporter | None
+    ) -> CallToolResult | InputRequiredResult:
+        tool, caller, call_id = call.tool, call.caller, call.call_id
         stage: Stage = "audit"
         timer = StageTimer()
         try:

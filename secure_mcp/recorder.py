@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 class AuditSink(Protocol):
     """Appends one record; returns only when it is durable, raises when it cannot be."""
 
-    async def append(self, record: Mapping[str, Any]) -> int: ...
+    async def append(self, record: Mapping[str, Any], *, inline: bool = False) -> int: ...
 
 
 class ValueRedactor(Protocol):
@@ -34,13 +34,15 @@ class Recorder:
     def __init__(self, sink: AuditSink, redactor: ValueRedactor) -> None:
         self._sink = sink
         self._redactor = redactor
+        self.active_calls = 0
+        """Calls in progress; with exactly one, its records may be committed inline (see AuditLog)."""
 
     async def write(self, record: dict[str, Any]) -> None:
         """Redact and append; any failure becomes ``Denied("audit", ...)``."""
         try:
             redacted, _ = self._redactor.redact_value(record)
             assert isinstance(redacted, dict)  # noqa: S101 - redact_value keeps the shape
-            await self._sink.append(redacted)
+            await self._sink.append(redacted, inline=self.active_calls <= 1)
         except Exception as exc:
             logger.error("audit record %r could not be written: %s", record.get("event"), type(exc).__name__)
             raise Denied("audit", "audit_unavailable", "the audit log cannot be written, so nothing was done") from None

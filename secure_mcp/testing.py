@@ -16,7 +16,7 @@ class MemoryAuditSink:
         self.fail = False
         self._lock = anyio.Lock()
 
-    async def append(self, record: Mapping[str, Any]) -> int:
+    async def append(self, record: Mapping[str, Any], *, inline: bool = False) -> int:
         async with self._lock:
             if self.fail:
                 raise OSError(28, "No space left on device")

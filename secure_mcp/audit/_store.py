@@ -153,6 +153,33 @@ class LogStore:
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
+    def try_commit(self, batch: Sequence[Mapping[str, bytes]]) -> list[int] | None:
+        """``commit`` now, on the calling thread, only if nothing has to be waited for.
+
+        Returns ``None`` (nothing written) when another thread is committing or another process
+        holds the log's lock: the caller then queues the batch instead of blocking on it.
+
+        Raises:
+            AuditError: nothing of the batch is durable.
+        """
+        if not self._mutex.acquire(blocking=False):
+            return None
+        try:
+            if self._poisoned is not None:
+                raise AuditError("log_failed", self._poisoned)
+            if self._lock_fd is None:
+                raise AuditError("not_open", "the audit log is not open")
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return None
+            try:
+                return self._commit_locked(batch, None)
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        finally:
+            self._mutex.release()
+
     def _acquire(self, lock_fd: int) -> None:
         deadline = time.monotonic() + self._lock_timeout_s
         delay = 0.0001

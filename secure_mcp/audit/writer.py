@@ -130,6 +130,7 @@ class AuditLog:
         self._max_record_bytes = max_record_bytes
         self._max_batch = 1 if fsync == "always" else max(1, max_batch)
         self._pending: list[_Pending] = []
+        self._in_flight = False
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
@@ -152,8 +153,15 @@ class AuditLog:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="secure-mcp-audit")
         self._writer = asyncio.get_running_loop().create_task(self._run(), name="secure-mcp-audit-writer")
 
-    async def append(self, record: Mapping[str, Any]) -> int:
+    async def append(self, record: Mapping[str, Any], *, inline: bool = False) -> int:
         """Append ``record`` (already redacted) and return its ``seq`` once it is durable.
+
+        Args:
+            inline: the caller knows the server is otherwise idle. When the writer is idle too and
+                the lock is free at once, the record is written and fsynced right here, on the
+                event-loop thread: one fdatasync (~0.2 ms) instead of two thread hand-offs around
+                it. Anything else (a batch in flight, records queued, another process holding the
+                lock) takes the group-commit path, so concurrent calls still share fsyncs.
 
         Raises:
             AuditError: the record is not durable; the action it describes must not happen.
@@ -163,6 +171,15 @@ class AuditLog:
         if self._broken is not None:
             raise AuditError(self._broken.reason, self._broken.message)
         fields = _prepare(record, self._max_record_bytes)
+        if inline and not self._pending and not self._in_flight:
+            try:
+                done = self._store.try_commit([fields])
+            except AuditError:
+                raise
+            except Exception:
+                raise AuditError("internal", "the audit log failed unexpectedly") from None
+            if done is not None:
+                return done[0]
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending.append((fields, future))
         self._wake.set()
@@ -219,6 +236,7 @@ class AuditLog:
         def on_durable(durable: list[int]) -> None:
             loop.call_soon_threadsafe(self._resolve, batch, durable)
 
+        self._in_flight = True
         try:
             records = [fields for fields, _ in batch]
             seqs = await loop.run_in_executor(self._executor, self._store.commit, records, on_durable)
@@ -226,6 +244,8 @@ class AuditLog:
             failure = exc
         except Exception:
             failure = AuditError("internal", "the audit log failed unexpectedly")
+        finally:
+            self._in_flight = False
         for index, (_, future) in enumerate(batch):
             if future.done():
                 continue
