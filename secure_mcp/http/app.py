@@ -2,7 +2,8 @@
 
 The SDK turns DNS-rebinding protection off when bound to 0.0.0.0 without settings; here it is
 always on, with loopback names on the bound port plus ``[server] allowed_hosts``/``allowed_origins``. Binding a
-non-loopback address needs configured tokens; without tokens, loopback needs ``[auth] disabled``.
+non-loopback address needs configured auth (static tokens or ``[auth.oidc]``); without either, loopback
+needs ``[auth] disabled``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
@@ -18,7 +20,8 @@ from starlette.responses import JSONResponse, Response
 
 from secure_mcp.config import Config
 from secure_mcp.errors import ConfigError
-from secure_mcp.http.tokens import ConfigTokenVerifier
+from secure_mcp.http.oidc import OidcTokenVerifier
+from secure_mcp.http.tokens import ChainTokenVerifier, ConfigTokenVerifier
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -33,24 +36,29 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def auth_configured(config: Config) -> bool:
+    """Whether some credential can be verified: static tokens, an OIDC issuer, or both."""
+    return bool(config.auth.tokens) or config.auth.oidc is not None
+
+
 def check_bind(config: Config, host: str) -> None:
     """Refuse to start an HTTP transport that would take calls nobody authenticated.
 
     Raises:
-        ConfigError: non-loopback bind without tokens, or loopback without tokens and not disabled.
+        ConfigError: non-loopback bind without configured auth, or loopback without it and not disabled.
     """
-    has_tokens = bool(config.auth.tokens)
+    configured = auth_configured(config)
     if not is_loopback_host(host):
-        if not has_tokens or config.auth.disabled:
+        if not configured or config.auth.disabled:
             raise ConfigError(
                 f"refusing to bind {host}: a non-loopback address needs bearer tokens ([[auth.tokens]], "
-                "see `secure-mcp token create`) and [auth] disabled = false"
+                "see `secure-mcp token create`) or [auth.oidc], and [auth] disabled = false"
             )
         return
-    if not has_tokens and not config.auth.disabled:
+    if not configured and not config.auth.disabled:
         raise ConfigError(
-            "the HTTP transports need bearer tokens: add one with `secure-mcp token create`, or, on a "
-            "loopback address only, set [auth] disabled = true"
+            "the HTTP transports need bearer tokens: add one with `secure-mcp token create` or configure "
+            "[auth.oidc], or, on a loopback address only, set [auth] disabled = true"
         )
 
 
@@ -59,15 +67,36 @@ def resource_url(host: str, port: int, path: str) -> str:
     return f"http://{shown}:{port}{path}"
 
 
+def token_verifier(config: Config, resource: str) -> TokenVerifier:
+    """Static tokens alone, or static tokens then OIDC JWTs when ``[auth.oidc]`` is set.
+
+    Raises:
+        ConfigError: the OIDC key source is unusable (see ``OidcTokenVerifier.from_config``).
+    """
+    static = ConfigTokenVerifier(config.auth.tokens, resource)
+    if config.auth.oidc is None:
+        return static
+    return ChainTokenVerifier(static, OidcTokenVerifier.from_config(config.auth.oidc, resource, config.base_dir))
+
+
 def auth_kwargs(config: Config, host: str, port: int, path: str) -> dict[str, Any]:
-    """``MCPServer`` keyword arguments for bearer auth (empty when auth is disabled on loopback)."""
+    """``MCPServer`` keyword arguments for bearer auth (empty when auth is disabled on loopback).
+
+    With ``[auth.oidc]`` the protected-resource metadata names the issuer as the authorization
+    server, so an OAuth-discovering client is sent where tokens actually come from. Without it,
+    the server's own URL stands in (tokens are handed out by an administrator).
+
+    Raises:
+        ConfigError: the OIDC key source is unusable.
+    """
     if config.auth.disabled:
         return {}
     resource = resource_url(host, port, path)
+    issuer = config.auth.oidc.issuer if config.auth.oidc is not None else resource_url(host, port, "")
     return {
-        "token_verifier": ConfigTokenVerifier(config.auth.tokens, resource),
+        "token_verifier": token_verifier(config, resource),
         "auth": AuthSettings(
-            issuer_url=resource_url(host, port, ""),  # type: ignore[arg-type]
+            issuer_url=issuer,  # type: ignore[arg-type]
             resource_server_url=resource,  # type: ignore[arg-type]
             required_scopes=None,
             validate_token_resource=True,

@@ -4,6 +4,10 @@ The verifier compares the presented token's digest with every configured digest 
 ``hmac.compare_digest`` and without stopping early, so timing tells nothing about which digest, or
 how much of one, matched. A token's tools travel as ``tool:<name>`` scopes on the SDK's
 ``AccessToken``; the auth stage and ``tools/list`` read them from there.
+
+With ``[auth.oidc]`` configured, ``ChainTokenVerifier`` asks the static tokens first and the JWT
+verifier second. Static token names match ``[A-Za-z0-9_.@-]+`` and OIDC principals are
+``oidc:<sub>``, so the two namespaces cannot collide whatever an issuer puts in ``sub``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import hmac
 import secrets
 from collections.abc import Sequence
 
-from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.provider import AccessToken, TokenVerifier
 
 from secure_mcp.config import TokenConfig
 
@@ -53,3 +57,24 @@ class ConfigTokenVerifier:
             resource=self._resource,
             subject=match.name,
         )
+
+
+class ChainTokenVerifier:
+    """Satisfies ``TokenVerifier`` by asking several verifiers in order; the first answer wins.
+
+    Every verifier in the chain fails closed on its own (``None``), so the chain accepts a token only
+    when one of them vouches for it. The static verifier goes first: its cost and timing do not
+    depend on what later verifiers do, and a static token never reaches the JWT parser's logs.
+    """
+
+    def __init__(self, *verifiers: TokenVerifier) -> None:
+        if not verifiers:
+            raise ValueError("a verifier chain needs at least one verifier")
+        self._verifiers = verifiers
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        for verifier in self._verifiers:
+            found = await verifier.verify_token(token)
+            if found is not None:
+                return found
+        return None
