@@ -134,3 +134,13 @@ async def test_secrets_in_arguments_and_output_never_leave_or_reach_the_audit_lo
     assert result.structured_content is not None
     assert any(r["kind"] for r in result.structured_content["redactions"])
     assert secret not in str(sink.records)
+
+
+async def test_without_docker_sandboxed_calls_are_refused_by_sandbox_never_run_on_the_host(tmp_path: Path) -> None:
+    """No sandbox, no run: the refusal names the sandbox stage and nothing executes on the host."""
+    marker = tmp_path / "host-marker"
+    async with runtime(make_config(tmp_path), sandbox=None) as rt:
+        async with Client(rt.server) as c:
+            result = await c.call_tool("execute_python", {"code": f"open({str(marker)!r}, 'w')"})
+    assert result.is_error and result.content[0].text.startswith("blocked by sandbox: ")  # type: ignore[union-attr]
+    assert not marker.exists()
