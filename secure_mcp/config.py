@@ -196,7 +196,7 @@ class OidcConfig(_Section):
     jwks_file: Path | None = None
     algorithms: tuple[Literal["RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"], ...] = ("RS256", "ES256")
     principal_claim: str = Field(default="sub", min_length=1)
-    tool_scope_prefix: str = "tool:"
+    tool_scope_prefix: str = Field(default="tool:", min_length=1)
     leeway_s: int = Field(default=30, ge=0, le=300)
 
     @model_validator(mode="after")

@@ -16,10 +16,58 @@ CHUNK = 64 * 1024
 STDOUT, STDERR = 1, 2
 
 
-def encode_request(kind: str, source: str, cwd: str) -> bytes:
+TRAILER_PREFIX = b"\0secure-mcp-end:"
+_TRAILER_TAIL = 12  # ":" + a status of up to 10 digits (with sign) + the closing NUL
+
+
+def encode_request(kind: str, source: str, cwd: str, nonce: str = "") -> bytes:
     """The runner's wire format: 4-byte big-endian length, then JSON."""
-    body = json.dumps({"kind": kind, "source": source, "cwd": cwd}).encode("utf-8")
+    body = json.dumps({"kind": kind, "source": source, "cwd": cwd, "nonce": nonce}).encode("utf-8")
     return struct.pack(">I", len(body)) + body
+
+
+class _Trailer:
+    """Finds the runner's end-of-stream trailer in one stream without ever storing its bytes.
+
+    Up to one trailer's length of the stream is held back until it is clear it is not the start of
+    the trailer, so a trailer split across frames is still found and never shown as output.
+    """
+
+    def __init__(self, nonce: str) -> None:
+        self._mark = TRAILER_PREFIX + nonce.encode("ascii") + b":"
+        self._hold = bytearray()
+        self.status: int | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The part of ``chunk`` (with what was held) that is output; sets ``status`` at the trailer."""
+        if self.status is not None:
+            return b""  # the code has finished: later bytes come from leftover background processes
+        data = bytes(self._hold) + chunk
+        self._hold = bytearray()
+        at = data.find(self._mark)
+        if at >= 0:
+            rest = data[at + len(self._mark) :]
+            end = rest.find(b"\0")
+            if end < 0:
+                if len(rest) < _TRAILER_TAIL:  # the trailer may still be arriving
+                    self._hold = bytearray(data[at:])
+                    return data[:at]
+                return data  # not a trailer after all
+            digits = rest[:end]
+            if digits.isdigit() and len(digits) < _TRAILER_TAIL:
+                self.status = int(digits)
+                return data[:at]
+            return data
+        # Hold back the longest end of the data that could be the start of the mark.
+        for size in range(min(len(data), len(self._mark) - 1), 0, -1):
+            if data.endswith(self._mark[:size]):
+                self._hold = bytearray(data[-size:])
+                return data[:-size]
+        return data
+
+    def flush(self) -> bytes:
+        held, self._hold = bytes(self._hold), bytearray()
+        return held
 
 
 class OutputCapture:
@@ -29,7 +77,7 @@ class OutputCapture:
     progress reports. ``truncated`` becomes true the moment a byte past the cap arrives.
     """
 
-    def __init__(self, sock: socket.socket, cap: int) -> None:
+    def __init__(self, sock: socket.socket, cap: int, nonce: str = "") -> None:
         self._sock = sock
         self._cap = cap
         self._lock = threading.Lock()
@@ -38,6 +86,16 @@ class OutputCapture:
         self.kept = 0
         self.seen = 0
         self.truncated = False
+        self._trailers = {STDOUT: _Trailer(nonce), STDERR: _Trailer(nonce)} if nonce else {}
+        self.exit_code: int | None = None
+        """Set from the runner's trailers once both streams carried one: the code has finished."""
+
+    def _finished(self) -> bool:
+        statuses = {trailer.status for trailer in self._trailers.values()}
+        if self._trailers and None not in statuses and len(statuses) == 1:
+            self.exit_code = statuses.pop()
+            return True
+        return False
 
     def pump(self) -> bool:
         """Read frames until end of stream, the cap, or the socket is shut down.
@@ -50,17 +108,28 @@ class OutputCapture:
             while not self.truncated:
                 header = self._read_exact(8)
                 if header is None:
+                    self._flush_held()
                     return True
                 kind, size = header[0], struct.unpack(">I", header[4:8])[0]
                 while size and not self.truncated:
                     chunk = self._sock.recv(min(size, CHUNK))
                     if not chunk:
+                        self._flush_held()
                         return True
                     size -= len(chunk)
-                    self._accept(kind, chunk)
+                    trailer = self._trailers.get(kind)
+                    self._accept(kind, trailer.feed(chunk) if trailer is not None else chunk)
+                if self._finished():
+                    return True
         except OSError:
             return False
         return False
+
+    def _flush_held(self) -> None:
+        for kind, trailer in self._trailers.items():
+            held = trailer.flush()
+            if held:
+                self._accept(kind, held)
 
     def snapshot(self) -> tuple[bytes, bytes]:
         """The output kept so far; safe while ``pump`` still runs in another thread."""

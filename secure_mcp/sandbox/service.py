@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import posixpath
+import secrets
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -127,11 +129,12 @@ class Sandbox:
         progress: ProgressCallback | None,
     ) -> SandboxResult:
         self._active[attached.container_id] = attached
-        capture = OutputCapture(attached.sock, cap)
+        nonce = secrets.token_hex(16)
+        capture = OutputCapture(attached.sock, cap, nonce)
         ended = False
         exit_code: int | None = None
         try:
-            payload = encode_request(request.kind, request.source, request.workdir)
+            payload = encode_request(request.kind, request.source, request.workdir, nonce)
             await anyio.to_thread.run_sync(attached.sock.sendall, payload, abandon_on_cancel=True)
             status: list[int | None] = []
             async with anyio.create_task_group() as group:
@@ -141,7 +144,9 @@ class Sandbox:
                 group.start_soon(self._exit_status, attached.container_id, timeout, status)
                 with anyio.move_on_after(timeout):
                     ended = await anyio.to_thread.run_sync(capture.pump, abandon_on_cancel=True)
-                if ended:
+                if ended and capture.exit_code is not None:
+                    status.append(capture.exit_code)  # the runner's trailer: no need to wait for teardown
+                elif ended:
                     with anyio.move_on_after(EXIT_STATUS_WAIT_S):
                         while not status:
                             await anyio.sleep(0.002)
@@ -151,7 +156,12 @@ class Sandbox:
             ended = False  # the container went away mid-call: report what arrived
         finally:
             with anyio.CancelScope(shield=True):
-                await self._finish(attached, killed=not ended)
+                if ended and capture.exit_code is not None:
+                    # The runner's trailer came: the result is complete. The container is killed
+                    # off the call's path (it may still be tearing down, or running leftovers).
+                    self._finish_soon(attached)
+                else:
+                    await self._finish(attached, killed=not ended)
         stdout, stderr = capture.snapshot()
         return SandboxResult(
             exit_code=exit_code if ended else None,
@@ -176,6 +186,21 @@ class Sandbox:
                 await anyio.to_thread.run_sync(self._engine.remove, attached.container_id)
             else:
                 self._pool.discard(attached.container_id)
+
+    def _finish_soon(self, attached: Attached) -> None:
+        """Kill now on a helper thread and hand the container to the janitor; does not wait."""
+        self._active.pop(attached.container_id, None)
+        attached.close()
+
+        def kill_then_discard() -> None:
+            try:
+                self._engine.kill(attached.container_id)
+            except SandboxError:
+                pass  # the janitor's forced removal below (or the next start's sweep) still ends it
+            finally:
+                self._pool.discard(attached.container_id)
+
+        threading.Thread(target=kill_then_discard, name="secure-mcp-sandbox-kill", daemon=True).start()
 
     async def _exit_status(self, container_id: str, timeout: int, status: list[int | None]) -> None:
         code = await anyio.to_thread.run_sync(
