@@ -188,19 +188,19 @@ class Sandbox:
                 self._pool.discard(attached.container_id)
 
     def _finish_soon(self, attached: Attached) -> None:
-        """Kill now on a helper thread and hand the container to the janitor; does not wait."""
+        """Kill and remove the container on a helper thread; does not wait."""
         self._active.pop(attached.container_id, None)
         attached.close()
 
-        def kill_then_discard() -> None:
+        def remove_now() -> None:
+            # Forced removal kills first; done here rather than by the pool's thread, which is then
+            # free to start the next warm container.
             try:
-                self._engine.kill(attached.container_id)
+                self._engine.remove(attached.container_id)
             except SandboxError:
-                pass  # the janitor's forced removal below (or the next start's sweep) still ends it
-            finally:
-                self._pool.discard(attached.container_id)
+                self._pool.discard(attached.container_id)  # the janitor retries (or the next start's sweep)
 
-        threading.Thread(target=kill_then_discard, name="secure-mcp-sandbox-kill", daemon=True).start()
+        threading.Thread(target=remove_now, name="secure-mcp-sandbox-remove", daemon=True).start()
 
     async def _exit_status(self, container_id: str, timeout: int, status: list[int | None]) -> None:
         code = await anyio.to_thread.run_sync(
