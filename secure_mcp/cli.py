@@ -14,6 +14,15 @@ from secure_mcp.config import Config, load_config
 from secure_mcp.errors import ConfigError
 
 
+def _since(text: str) -> datetime:
+    from secure_mcp.audit import parse_since
+
+    try:
+        return parse_since(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither an ISO time nor an age like 15m, 2h or 7d") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secure-mcp", description="A security-first MCP server.")
     parser.add_argument("--version", action="version", version=f"secure-mcp {__version__}")
@@ -36,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--follow", action="store_true")
     show.add_argument("--tool")
     show.add_argument("--decision", choices=["allow", "refuse"])
-    show.add_argument("--since", type=datetime.fromisoformat, help="ISO time, e.g. 2026-11-24T10:00")
+    show.add_argument("--since", type=_since, help="ISO time (2026-11-24T10:00) or an age (15m, 2h, 7d)")
     show.add_argument("--json", action="store_true")
 
     sandbox = commands.add_parser("sandbox", help="manage the sandbox image")
