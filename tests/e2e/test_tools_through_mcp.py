@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -47,24 +48,28 @@ def _serve() -> tuple[ThreadingHTTPServer, list[str]]:
     return server, hits
 
 
-@pytest.fixture
-def page_server() -> Iterator[tuple[int, list[str]]]:
+@contextmanager
+def _loopback_server() -> Iterator[tuple[int, list[str]]]:
     server, hits = _serve()
     try:
         yield server.server_address[1], hits
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def page_server() -> Iterator[tuple[int, list[str]]]:
+    """The page a test fetches through an allow_hosts exception."""
+    with _loopback_server() as served:
+        yield served
 
 
 @pytest.fixture
 def canary_server() -> Iterator[tuple[int, list[str]]]:
-    server, hits = _serve()
-    try:
-        yield server.server_address[1], hits
-    finally:
-        server.shutdown()
-        server.server_close()
+    """A server that must see no request: the guard refuses before connecting."""
+    with _loopback_server() as served:
+        yield served
 
 
 def _text(result: Any) -> str:
