@@ -1,7 +1,9 @@
-"""The warm pool and the janitor: one background thread that starts and removes containers.
+"""The warm pool and the janitor: background threads that start and remove containers.
 
 Starting a container costs a few hundred milliseconds; removing one, tens. Both are moved off the
-call's path into a single daemon thread, because the Docker SDK blocks and a thread needs no event
+call's path into daemon threads (``SPAWNERS`` of them, so a burst of calls drains the pool less
+often; a container being started is reserved for its mode, so the pool never overfills), because
+the Docker SDK blocks and a thread needs no event
 loop (so the pool works whatever task started the sandbox). A pooled container is exactly like a
 cold one (same flags, same single use); the pool only decides *when* it was started.
 
@@ -19,6 +21,7 @@ from typing import Any
 from secure_mcp.errors import SandboxError
 from secure_mcp.sandbox.engine import Attached, Engine
 
+SPAWNERS = 2
 BACKOFF_MIN_S = 1.0
 BACKOFF_MAX_S = 30.0
 
@@ -40,14 +43,17 @@ class WarmPool:
         self._doomed: deque[str] = deque()
         self._wake = threading.Condition()
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._starting: dict[bool, int] = dict.fromkeys(modes, 0)
+        self._threads: list[threading.Thread] = []
         self.last_error: SandboxError | None = None
 
     def start(self) -> None:
-        """Start the background thread (idempotent)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="secure-mcp-sandbox-pool", daemon=True)
-            self._thread.start()
+        """Start the background threads (idempotent)."""
+        if not self._threads:
+            for index in range(SPAWNERS):
+                thread = threading.Thread(target=self._loop, name=f"secure-mcp-sandbox-pool-{index}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
 
     def take(self, workspace_rw: bool) -> Attached | None:
         """A ready container for this mode, or None; the caller must still check it runs."""
@@ -72,9 +78,9 @@ class WarmPool:
         """Stop refilling, then remove every pooled and every discarded container. Blocks."""
         with self._wake:
             self._stopping = True
-            self._wake.notify()
-        if self._thread is not None:
-            self._thread.join()
+            self._wake.notify_all()
+        for thread in self._threads:
+            thread.join()
         with self._wake:
             leftovers = [a for queue in self._ready.values() for a in queue]
             for queue in self._ready.values():
@@ -91,24 +97,27 @@ class WarmPool:
                 if self._stopping:
                     return
             self._remove_doomed()
-            mode = self._short_mode()
-            if mode is None:
-                with self._wake:
-                    if not self._doomed and not self._stopping and self._short_mode() is None:
+            with self._wake:
+                mode = self._short_mode()
+                if mode is None:
+                    if not self._doomed and not self._stopping:
                         self._wake.wait()
-                continue
+                    continue
+                self._starting[mode] += 1  # reserved: another spawner will not start one for it too
             try:
                 attached = self._engine.spawn(self._make_kwargs(mode), mode)
             except SandboxError as exc:
                 # Engine down or image missing: calls report it; the pool retries slowly.
                 self.last_error = exc
                 with self._wake:
+                    self._starting[mode] -= 1
                     self._wake.wait_for(lambda: self._stopping, timeout=backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
             self.last_error = None
             backoff = BACKOFF_MIN_S
             with self._wake:
+                self._starting[mode] -= 1
                 if self._stopping:
                     self._doomed.append(attached.container_id)
                     attached.close()
@@ -116,8 +125,9 @@ class WarmPool:
                     self._ready[mode].append(attached)
 
     def _short_mode(self) -> bool | None:
+        """A mode with fewer ready-or-starting containers than the pool size (call with the lock held)."""
         for mode, queue in self._ready.items():
-            if len(queue) < self._size:
+            if len(queue) + self._starting[mode] < self._size:
                 return mode
         return None
 
