@@ -26,6 +26,15 @@ from secure_mcp.http.tokens import hash_token
 
 STARTUP_S = 30.0
 
+#: Headers and the first message of a hand-made JSON-RPC request, for tests below the SDK client.
+JSON_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+}
+
 
 @dataclass(frozen=True)
 class Token:

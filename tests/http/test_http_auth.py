@@ -15,17 +15,20 @@ import httpx2
 import pytest
 
 from secure_mcp.http.tokens import hash_token
-from tests.http.servers import AGENT, NARROW, WIDE, Served, http_server, sdk_client, write_config
+from tests.http.servers import (
+    AGENT,
+    INITIALIZE,
+    JSON_HEADERS,
+    NARROW,
+    WIDE,
+    Served,
+    http_server,
+    sdk_client,
+    write_config,
+)
 
 PROXY_HOST = "mcp.proxy.test"
 PROXY_ORIGIN = "https://app.proxy.test"
-JSON_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
-}
 
 
 @pytest.fixture(scope="module", params=["sse", "streamable-http"])

@@ -39,7 +39,7 @@ from secure_mcp.http.oidc import (
     parse_jwks,
 )
 from secure_mcp.http.tokens import ChainTokenVerifier, ConfigTokenVerifier, hash_token
-from tests.http.servers import Served, http_server, sdk_client, write_config
+from tests.http.servers import INITIALIZE, JSON_HEADERS, Served, http_server, sdk_client, write_config
 
 ISSUER = "https://idp.example.test/realms/acme"  # a name only: nothing ever connects to it
 AUDIENCE = "secure-mcp"
@@ -618,14 +618,6 @@ def test_verification_key_fits_only_its_family() -> None:
 
 
 # ------------------------------------------------------------------------------ end to end over HTTP
-
-JSON_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
-}
 
 
 @pytest.fixture(scope="module")
