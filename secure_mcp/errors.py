@@ -6,11 +6,15 @@ The hierarchy::
     ├── ConfigError     the configuration is invalid; raised at startup only, the server does not start
     ├── Denied          a stage refused the call; carries the stage, a stable reason code and a safe message
     ├── SandboxError    the execution infrastructure failed (engine down, image missing, spawn error)
+    ├── AuditError      a record could not be made durable (disk full, lock, cut-off or forged log)
     └── ToolFailure     the tool ran its course and failed for an ordinary reason (HTTP error, file exists)
 
 Only the pipeline's runner turns these into what a client sees: a ``Denied`` becomes
 ``blocked by <stage>: <message>``; anything else becomes a refusal by the stage that was running,
 with a generic message and the call id. Nothing else may reach the client.
+
+``Stage`` is the one vocabulary of stage names: the refusal text, the per-stage timer in the audit
+record and ``Pipeline.order`` all use it (execution is ``sandbox``, the output scan ``sanitize``).
 """
 
 from __future__ import annotations
@@ -54,6 +58,25 @@ class SandboxError(SecureMCPError):
 
     ``message`` says what failed and how to fix it; it never contains the code or command that was
     to run. The pipeline turns it into ``blocked by sandbox: <message>``; nothing runs on the host.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class AuditError(SecureMCPError):
+    """A record could not be made durable, so the action it describes must not happen.
+
+    Raised for disk full, permission denied, a vanished or cut-off log file, a lock that cannot be
+    taken, or a log whose last record does not verify with this key. The recorder logs ``reason``
+    and ``message`` and turns it into ``blocked by audit: ...``. ``message`` never contains record
+    content.
+
+    Args:
+        reason: a stable snake_case code (``write_failed``, ``log_truncated`` ...).
+        message: what failed and what to do, safe to show.
     """
 
     def __init__(self, reason: str, message: str) -> None:

@@ -13,9 +13,22 @@ from typing import Any, Protocol
 
 from secure_mcp.call import ToolCall
 from secure_mcp.confirm.approval import Answer
-from secure_mcp.errors import Denied
+from secure_mcp.errors import AuditError, Denied
 
 logger = logging.getLogger(__name__)
+
+
+def failure_reason(exc: Exception) -> str:
+    """Why an append failed, for the operator's log, without record content.
+
+    The audit log's own errors carry a reason code and a message written to be safe; an OS error's
+    strerror is safe; any other exception's text might quote the record, so only its class name.
+    """
+    if isinstance(exc, AuditError):
+        return f"{exc.reason}: {exc.message}"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return type(exc).__name__
 
 
 class AuditSink(Protocol):
@@ -25,6 +38,9 @@ class AuditSink(Protocol):
 
 
 class ValueRedactor(Protocol):
+    """The part of the redaction library the recorder and the pipeline need: mask every string in a
+    JSON-like value (keys too), keeping its shape, and count the masks per kind."""
+
     def redact_value(self, value: object) -> tuple[object, dict[str, int]]: ...
 
 
@@ -39,12 +55,14 @@ class Recorder:
 
     async def write(self, record: dict[str, Any]) -> None:
         """Redact and append; any failure becomes ``Denied("audit", ...)``."""
+        event = record.get("event")
         try:
             redacted, _ = self._redactor.redact_value(record)
-            assert isinstance(redacted, dict)  # noqa: S101 - redact_value keeps the shape
+            if not isinstance(redacted, dict):
+                raise TypeError("the redactor changed the record's shape")
             await self._sink.append(redacted, inline=self.active_calls <= 1)
         except Exception as exc:
-            logger.error("audit record %r could not be written: %s", record.get("event"), type(exc).__name__)
+            logger.error("audit record %r could not be written: %s", event, failure_reason(exc))
             raise Denied("audit", "audit_unavailable", "the audit log cannot be written, so nothing was done") from None
 
     async def call_received(self, call: ToolCall) -> None:

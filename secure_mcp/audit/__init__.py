@@ -11,11 +11,11 @@ Public API::
 
 from __future__ import annotations
 
-from secure_mcp.audit.errors import AuditError
 from secure_mcp.audit.keys import load_key
 from secure_mcp.audit.show import parse_since, show_command
 from secure_mcp.audit.verify import VerifyReport, verify_command, verify_log
 from secure_mcp.audit.writer import AuditLog
+from secure_mcp.errors import AuditError
 
 __all__ = [
     "AuditError",

@@ -24,7 +24,6 @@ from typing import Any
 
 from secure_mcp.audit.canonical import canonical_members, parse_object
 from secure_mcp.audit.chain import has_valid_hash, has_valid_head_mac, seal
-from secure_mcp.audit.errors import AuditError
 from secure_mcp.audit.files import (
     archives,
     lock_path,
@@ -34,6 +33,7 @@ from secure_mcp.audit.files import (
     sync_head,
     write_head,
 )
+from secure_mcp.errors import AuditError
 
 _log = logging.getLogger(__name__)
 _UNREADABLE = "the last audit record is not valid; run audit verify"

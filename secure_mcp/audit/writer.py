@@ -25,7 +25,7 @@ import anyio.to_thread
 from secure_mcp.audit._store import LogStore
 from secure_mcp.audit.canonical import canonical_members
 from secure_mcp.audit.chain import RESERVED_FIELDS
-from secure_mcp.audit.errors import AuditError
+from secure_mcp.errors import AuditError
 
 _Pending = tuple[dict[str, bytes], "asyncio.Future[int]"]
 
