@@ -15,6 +15,7 @@ from .detectors import GENERIC_KINDS, REGISTRY
 from .engine import CompiledRule, Engine, Hit, compile_one
 from .environ import ENV_KIND, secret_env_values
 from .markers import MARKER_PREFIX, marker
+from .stream import StreamRedactor
 
 _MARKER_BYTES = MARKER_PREFIX.encode()
 MEMO_MAX_CHARS = 64
@@ -163,8 +164,6 @@ class Redactor:
 
     def stream(self) -> StreamRedactor:
         """A redactor for one stream of chunks (one per output stream of one call)."""
-        from .stream import StreamRedactor
-
         return StreamRedactor(self)
 
     # Shared with StreamRedactor.
@@ -210,5 +209,3 @@ def _collect_strings(value: object, into: list[str]) -> None:
         for item in value:
             _collect_strings(item, into)
 
-
-from .stream import StreamRedactor  # noqa: E402 - circular: the stream redactor wraps a Redactor

@@ -13,14 +13,13 @@ in the stream length even for one-byte chunks.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import Protocol
 
 import re2
 
 from .detectors.generic import PRIVATE_KEY
-
-if TYPE_CHECKING:
-    from .redactor import Redactor
+from .engine import Hit
 
 HOLD = 8192
 MAX_BUFFER = 256 << 10
@@ -40,13 +39,25 @@ def _char_boundary(data: bytes, cut: int) -> int:
     return cut
 
 
+class HitSource(Protocol):
+    """What the stream needs of a ``Redactor``: find the masks in a buffer and apply them.
+
+    A protocol rather than an import of ``Redactor``, so that the dependency runs one way
+    (``redactor`` -> ``stream``) and neither module needs the other half-initialised.
+    """
+
+    def hits(self, data: bytes) -> Iterable[Hit]: ...
+
+    def apply(self, data: bytes, hits: Iterable[Hit], start: int, end: int, counts: dict[str, int]) -> str: ...
+
+
 class StreamRedactor:
     """Redacts one stream; ``feed`` chunks as they come, then call ``finish`` once.
 
     ``counts`` holds the kinds masked in the text emitted so far.
     """
 
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(self, redactor: HitSource) -> None:
         self._redactor = redactor
         self._buffer = b""
         self._open_kind: str | None = None
