@@ -20,7 +20,19 @@ class ArgsModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
-class ProcessResult(BaseModel):
+class ToolResult(BaseModel):
+    """Base of every tool's result: the two fields the pipeline itself fills in.
+
+    ``warnings`` gets the findings of the input and output scans prepended to the tool's own;
+    ``redactions`` is overwritten with what the redact stage masked. Declared here once, so the
+    pipeline sets them on every result instead of checking whether a result has such a field.
+    """
+
+    warnings: list[str] = Field(default_factory=list)
+    redactions: list[Redaction] = Field(default_factory=list)
+
+
+class ProcessResult(ToolResult):
     """The result of code or a command run in the sandbox."""
 
     exit_code: int | None = Field(description="exit status; null when the process was killed")
@@ -28,5 +40,3 @@ class ProcessResult(BaseModel):
     stderr: str
     timed_out: bool
     truncated: bool
-    warnings: list[str] = Field(default_factory=list)
-    redactions: list[Redaction] = Field(default_factory=list)

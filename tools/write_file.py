@@ -9,11 +9,11 @@ from typing import Annotated, Literal
 
 import anyio.to_thread
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from secure_mcp.call import Plan
 from secure_mcp.errors import Denied
-from secure_mcp.models import ArgsModel
+from secure_mcp.models import ArgsModel, ToolResult
 from secure_mcp.toolkit import ProgressReporter, ToolEnv, ToolSpec
 from secure_mcp.workspace_fs import (
     ExistingFile,
@@ -38,12 +38,11 @@ class WriteFileArgs(ArgsModel):
     ] = "create"
 
 
-class WriteFileResult(BaseModel):
+class WriteFileResult(ToolResult):
     path: str
     bytes_written: int
     created: bool
     sha256: str
-    warnings: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
