@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from pydantic import BaseModel
@@ -41,14 +41,34 @@ class Plan:
 
 @dataclass(slots=True)
 class ToolCall:
-    """One ``tools/call`` on its way through the stages; stages fill it in, in order."""
+    """One ``tools/call`` on its way through the stages; stages fill it in, in order.
+
+    Before validate the arguments are only ``raw_args``; validate turns the call into a
+    ``ValidatedCall``, the only kind the stages after it (confirm, execution, output) accept.
+    """
 
     call_id: str
     tool: str
     raw_args: dict[str, Any]
     caller: Caller
-    args: BaseModel | None = None
-    plan: Plan | None = None
     warnings: list[str] = field(default_factory=list)
     confirm_reasons: list[str] = field(default_factory=list)
     continuation: dict[str, Any] | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ValidatedCall(ToolCall):
+    """A call whose arguments parsed into the tool's model and whose tool made a ``Plan``.
+
+    A separate type rather than two optional fields, so that "validated" is checked by the type
+    checker: confirm and execution cannot be handed a call without a plan.
+    """
+
+    args: BaseModel
+    plan: Plan
+
+    @classmethod
+    def of(cls, call: ToolCall, args: BaseModel, plan: Plan) -> ValidatedCall:
+        """``call`` with its parsed arguments and plan; the lists are shared, not copied."""
+        carried = {f.name: getattr(call, f.name) for f in fields(ToolCall)}
+        return cls(**carried, args=args, plan=plan)

@@ -1,12 +1,16 @@
 """The pipeline: every ``tools/call`` passes the same stages, in the one order decided here.
 
-    auth ─ limits ─ sanitize ─ validate ─ confirm ─ execute (sandbox) ─ redact ─ audit
+    audit ─ auth ─ limits ─ sanitize ─ validate ─ confirm ─ sandbox ─ sanitize ─ redact ─ audit
+    └─ call_received ─┘ └──────── guard phase ─────────┘  execution   └── output phase ──┘
 
 Guards may only pass a call on or refuse it; the runner alone decides what runs next, renders
 what the client sees, and writes the audit records (the call before it runs, the outcome before
 it is returned). The runner is the only error boundary: a ``Denied`` becomes
 ``blocked by <stage>: <message>``; an unexpected exception becomes a refusal by the stage that was
 running, with the call id and no exception text; nothing runs unsandboxed as a fallback.
+
+Stage names come from one vocabulary (``secure_mcp.errors.Stage``): the refusal text, the per-stage
+times in the audit record and ``Pipeline.order`` use the same words.
 """
 
 from __future__ import annotations
@@ -17,24 +21,43 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import anyio
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
 
-from secure_mcp.call import ToolCall
+from secure_mcp.call import Caller, ToolCall, ValidatedCall
+from secure_mcp.config import Config
 from secure_mcp.confirm.channel import ConfirmationChannel, InputRequired
 from secure_mcp.errors import Denied, SandboxError, Stage, ToolFailure
-from secure_mcp.recorder import Recorder
-from secure_mcp.stages import Guard, RunContext
+from secure_mcp.models import Redaction, ToolResult
+from secure_mcp.recorder import Recorder, ValueRedactor
+from secure_mcp.stages import Guard, PlannedGuard, RunContext
 from secure_mcp.stages.limits import LimitsGuard
 from secure_mcp.stages.sanitize import SanitizeGuard
+from secure_mcp.stages.validate import ValidateGuard
 from secure_mcp.toolkit import ProgressReporter, ToolEnv, ToolSpec
 
 logger = logging.getLogger(__name__)
 
 REFUSAL_META_KEY = "secure-mcp/refusal"
+
+JSONObject = dict[str, object]
+"""A tool result as it leaves: ``model_dump(mode="json")``, then redacted."""
+
+
+class OutputScan(Protocol):
+    """The sanitize stage's second half: cleans untrusted output fields, reports findings."""
+
+    def check_output(self, tool: str, fields: dict[str, str]) -> tuple[dict[str, str], list[str]]: ...
+
+
+class SandboxSlots(Protocol):
+    """The limits stage's hold on a principal's concurrent sandboxes, taken around execution."""
+
+    def sandbox_slot(self, principal: str) -> AbstractAsyncContextManager[None]: ...
 
 
 async def _no_progress(elapsed: float, output_bytes: int) -> None:
@@ -42,16 +65,19 @@ async def _no_progress(elapsed: float, output_bytes: int) -> None:
 
 
 class StageTimer:
-    """Milliseconds spent in each stage of one call, for the audit record and the benchmarks."""
+    """Milliseconds spent in each stage of one call, for the audit record and the benchmarks.
+
+    Keyed by ``Stage``: time in both halves of sanitize (input and output) adds up under one name.
+    """
 
     __slots__ = ("ms", "_stage", "_since")
 
     def __init__(self) -> None:
-        self.ms: dict[str, float] = {}
-        self._stage: str | None = None
+        self.ms: dict[Stage, float] = {}
+        self._stage: Stage | None = None
         self._since = time.perf_counter()
 
-    def enter(self, stage: str) -> None:
+    def enter(self, stage: Stage) -> None:
         now = time.perf_counter()
         if self._stage is not None:
             self.ms[self._stage] = self.ms.get(self._stage, 0.0) + (now - self._since) * 1000
@@ -62,28 +88,58 @@ class StageTimer:
         return {name: round(value, 3) for name, value in self.ms.items()}
 
 
+class _Cursor:
+    """Where a call is: the stage the error boundary names in a refusal, and the timer that times it."""
+
+    __slots__ = ("stage", "timer")
+
+    def __init__(self) -> None:
+        self.stage: Stage = "audit"
+        self.timer = StageTimer()
+        self.timer.enter("audit")
+
+    def enter(self, stage: Stage) -> None:
+        self.stage = stage
+        self.timer.enter(stage)
+
+
 @dataclass(frozen=True)
 class Pipeline:
-    """Built once at startup by ``build_pipeline``; immutable afterwards."""
+    """Built once at startup by ``build_pipeline``; immutable afterwards.
 
-    guards: tuple[Guard, ...]
-    limits: LimitsGuard
-    sanitize: SanitizeGuard
+    Args:
+        checks: the guards before validate (auth, limits, sanitize); they see the raw arguments.
+        validate: parses the arguments and lets the tool plan; the only way to a ``ValidatedCall``.
+        approvals: the guards after validate (confirm); they see the plan.
+        limits: the sandbox slots taken around a sandboxed tool's execution.
+        sanitize: the output scan of the untrusted result fields.
+    """
+
+    checks: tuple[Guard, ...]
+    validate: ValidateGuard
+    approvals: tuple[PlannedGuard, ...]
+    limits: SandboxSlots
+    sanitize: OutputScan
     tools: Mapping[str, ToolSpec]
     env: ToolEnv
     recorder: Recorder
-    redactor: Any
+    redactor: ValueRedactor
 
     @property
-    def order(self) -> tuple[str, ...]:
-        """The stage names in the order a call meets them."""
-        return (*(g.name for g in self.guards), "sandbox", "redact", "audit")
+    def guards(self) -> tuple[Guard | ValidateGuard | PlannedGuard, ...]:
+        """Every guard, in the order a call meets them."""
+        return (*self.checks, self.validate, *self.approvals)
+
+    @property
+    def order(self) -> tuple[Stage, ...]:
+        """The stages in the order a call meets them: the call is recorded first and last."""
+        return ("audit", *(g.name for g in self.guards), "sandbox", "sanitize", "redact", "audit")
 
     async def run(
         self,
         tool: str,
-        raw_args: dict[str, Any],
-        caller: Any,
+        raw_args: Mapping[str, object],
+        caller: Caller,
         channel: ConfirmationChannel,
         progress: ProgressReporter | None = None,
     ) -> CallToolResult | InputRequiredResult:
@@ -95,53 +151,20 @@ class Pipeline:
         run = RunContext(spec=spec, env=self.env, channel=channel, recorder=self.recorder)
         self.recorder.active_calls += 1
         try:
-            return await self._run(call, run, spec, progress)
+            return await self._run(call, run, progress or _no_progress)
         finally:
             self.recorder.active_calls -= 1
 
     async def _run(
-        self, call: ToolCall, run: RunContext, spec: ToolSpec, progress: ProgressReporter | None
+        self, call: ToolCall, run: RunContext, progress: ProgressReporter
     ) -> CallToolResult | InputRequiredResult:
-        tool, caller, call_id = call.tool, call.caller, call.call_id
-        stage: Stage = "audit"
-        timer = StageTimer()
+        """The error boundary around the three phases; every way out is recorded."""
+        at = _Cursor()
         try:
-            timer.enter("audit")
             await self.recorder.call_received(call)
-            for guard in self.guards:
-                stage = guard.name
-                timer.enter(stage)
-                await guard(call, run)
-            stage = "sandbox"
-            timer.enter("execute")
-            if spec.execute is None:
-                raise Denied("sandbox", "not_available", f"{tool} is not available yet")
-            assert call.plan is not None  # noqa: S101 - validate sets the plan
-            if spec.sandboxed:
-                async with self.limits.sandbox_slot(caller.principal):
-                    model = await spec.execute(call.args, call.plan, self.env, progress or _no_progress)
-            else:
-                model = await spec.execute(call.args, call.plan, self.env, progress or _no_progress)
-            stage = "sanitize"
-            timer.enter("output_sanitize")
-            data = model.model_dump(mode="json")
-            fields = {name: data[name] for name in spec.output_fields if isinstance(data.get(name), str)}
-            cleaned, output_warnings = self.sanitize.check_output(tool, fields)
-            data.update(cleaned)
-            if "warnings" in data:
-                data["warnings"] = [*call.warnings, *data["warnings"], *output_warnings]
-            stage = "redact"
-            timer.enter("redact")
-            redacted, counts = self.redactor.redact_value(data)
-            assert isinstance(redacted, dict)  # noqa: S101 - redact_value keeps the shape
-            if "redactions" in redacted:
-                redacted["redactions"] = [{"kind": k, "count": n} for k, n in sorted(counts.items()) if n]
-            stage = "audit"
-            timer.enter("audit")
-            text = json.dumps(redacted, ensure_ascii=False)
-            summary = self._summary(redacted, text, timer.ms.get("execute", 0.0))
-            await self.recorder.executed(call, {**call.plan.audit, **summary, "stage_ms": timer.rounded()})
-            return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=redacted)
+            validated = await self._guard(call, run, at)
+            result = await self._execute(validated, run.spec, progress, at)
+            return await self._output(validated, run.spec, result, at)
         except InputRequired as needed:
             return needed.result
         except Denied as denied:
@@ -151,13 +174,62 @@ class Pipeline:
         except ToolFailure as failure:
             return await self._failed(call, failure)
         except Exception:
+            stage, call_id = at.stage, call.call_id
             logger.exception("call %s: unexpected error in stage %s", call_id, stage)
             return await self._refuse(
                 call, stage, "internal_error", f"internal error in the {stage} stage (call id {call_id})"
             )
 
+    async def _guard(self, call: ToolCall, run: RunContext, at: _Cursor) -> ValidatedCall:
+        """Guard phase: each guard passes the call on or raises ``Denied``; nothing has run yet."""
+        for check in self.checks:
+            at.enter(check.name)
+            await check(call, run)
+        at.enter(self.validate.name)
+        validated = await self.validate(call, run)
+        for approval in self.approvals:
+            at.enter(approval.name)
+            await approval(validated, run)
+        return validated
+
+    async def _execute(
+        self, call: ValidatedCall, spec: ToolSpec, progress: ProgressReporter, at: _Cursor
+    ) -> ToolResult:
+        """Execution: the tool's work, holding a sandbox slot when it runs in a container."""
+        at.enter("sandbox")
+        if spec.execute is None:
+            raise Denied("sandbox", "not_available", f"{call.tool} is not available yet")
+        if not spec.sandboxed:
+            return await spec.execute(call.args, call.plan, self.env, progress)
+        async with self.limits.sandbox_slot(call.caller.principal):
+            return await spec.execute(call.args, call.plan, self.env, progress)
+
+    async def _output(
+        self, call: ValidatedCall, spec: ToolSpec, result: ToolResult, at: _Cursor
+    ) -> CallToolResult:
+        """Output phase: scan and clean the untrusted fields, redact everything, record, render."""
+        at.enter("sanitize")
+        data: JSONObject = result.model_dump(mode="json")
+        fields = {name: value for name in spec.output_fields if isinstance(value := data.get(name), str)}
+        cleaned, output_warnings = self.sanitize.check_output(call.tool, fields)
+        data.update(cleaned)
+        data["warnings"] = [*call.warnings, *result.warnings, *output_warnings]
+
+        at.enter("redact")
+        redacted, counts = self.redactor.redact_value(data)
+        if not isinstance(redacted, dict):
+            raise TypeError("the redactor changed the result's shape")
+        masked = [Redaction(kind=kind, count=n) for kind, n in sorted(counts.items()) if n]
+        redacted["redactions"] = [r.model_dump() for r in masked]
+
+        at.enter("audit")
+        text = json.dumps(redacted, ensure_ascii=False)
+        summary = self._summary(redacted, text, at.timer.ms.get("sandbox", 0.0))
+        await self.recorder.executed(call, {**call.plan.audit, **summary, "stage_ms": at.timer.rounded()})
+        return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=redacted)
+
     @staticmethod
-    def _summary(result: dict[str, Any], text: str, duration_ms: float) -> dict[str, Any]:
+    def _summary(result: Mapping[str, object], text: str, duration_ms: float) -> JSONObject:
         return {
             "duration_ms": round(duration_ms, 3),
             "exit_code": result.get("exit_code"),
@@ -199,11 +271,11 @@ class Pipeline:
 
 
 def build_pipeline(
-    config: Any,
+    config: Config,
     tools: Mapping[str, ToolSpec],
     env: ToolEnv,
     recorder: Recorder,
-    redactor: Any,
+    redactor: ValueRedactor,
     limits: LimitsGuard | None = None,
 ) -> Pipeline:
     """The only place the order of the guards is decided: auth first, confirm last.
@@ -212,19 +284,13 @@ def build_pipeline(
     """
     from secure_mcp.stages.auth import AuthGuard
     from secure_mcp.stages.confirm import ConfirmGuard
-    from secure_mcp.stages.validate import ValidateGuard
 
     limits = limits or LimitsGuard(config.limits)
     sanitize = SanitizeGuard(config.sanitize, tuple(config.tools.fetch_url.allowed_domains))
-    guards: tuple[Guard, ...] = (
-        AuthGuard(),
-        limits,
-        sanitize,
-        ValidateGuard(),
-        ConfirmGuard(config.confirmation, config.tools),
-    )
     return Pipeline(
-        guards=guards,
+        checks=(AuthGuard(), limits, sanitize),
+        validate=ValidateGuard(),
+        approvals=(ConfirmGuard(config.confirmation, config.tools),),
         limits=limits,
         sanitize=sanitize,
         tools=dict(tools),

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from secure_mcp import __version__
 from secure_mcp.config import Config
@@ -25,6 +26,13 @@ from secure_mcp.server import SecureServer
 from secure_mcp.toolkit import ToolEnv, ToolSpec
 from secure_mcp.tools import all_tools
 from secure_mcp.workspace_share import prepare_workspace
+
+if TYPE_CHECKING:
+    # Imported when used: the audit writer and the Docker client are not needed to build a server
+    # for tests, and ``secure-mcp --help`` should not pay for them.
+    from secure_mcp.audit import AuditLog
+    from secure_mcp.fetch.resolver import Resolver
+    from secure_mcp.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +61,7 @@ def enabled_tools(config: Config) -> dict[str, ToolSpec]:
     return {name: spec for name, spec in all_tools().items() if getattr(config.tools, name).enabled}
 
 
-async def _open_audit(config: Config) -> Any:
+async def _open_audit(config: Config) -> AuditLog:
     from secure_mcp.audit import AuditLog, load_key
 
     key = load_key(
@@ -64,7 +72,7 @@ async def _open_audit(config: Config) -> Any:
     return log
 
 
-def _make_sandbox(config: Config, instance_id: str, workspace_gid: int) -> Any:
+def _make_sandbox(config: Config, instance_id: str, workspace_gid: int) -> Sandbox:
     from secure_mcp.sandbox import Sandbox, SandboxSettings
 
     settings = SandboxSettings.from_config(
@@ -78,21 +86,29 @@ async def open_runtime(
     config: Config,
     *,
     transport: str,
-    server_kwargs: Mapping[str, Any] | None = None,
+    server_kwargs: Mapping[str, Any] | None = None,  # the SDK's own ``MCPServer`` keywords, passed through
     audit_sink: AuditSink | None = None,
-    sandbox: Any = "default",
+    sandbox: Sandbox | None | Literal["default"] = "default",
     environ: Mapping[str, str] | None = None,
-    extras: Mapping[str, Any] | None = None,
     tools: Mapping[str, ToolSpec] | None = None,
+    fetch_resolver: Resolver | None = None,
+    fetch_ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open every resource, write ``server_start``, yield; on exit close them and write ``server_stop``.
 
-    Tests pass ``audit_sink`` (e.g. ``MemoryAuditSink``), ``sandbox=None`` or a fake, and ``tools``.
+    Tests pass ``audit_sink`` (e.g. ``MemoryAuditSink``), ``sandbox=None`` or their own, ``tools``,
+    and for fetch_url a resolver pointing at a loopback fixture and an SSL context trusting its CA.
+    ``server_kwargs`` go to the SDK's ``MCPServer`` unchanged (auth settings on HTTP).
     """
     instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     redactor = make_redactor(config, os.environ if environ is None else environ)
     workspace_gid = prepare_workspace(config.workspace_root)
-    sink = audit_sink if audit_sink is not None else await _open_audit(config)
+    opened: AuditLog | None = None
+    sink: AuditSink
+    if audit_sink is None:
+        opened = sink = await _open_audit(config)
+    else:
+        sink = audit_sink
     box = _make_sandbox(config, instance_id, workspace_gid) if sandbox == "default" else sandbox
     try:
         if box is not None:
@@ -102,7 +118,8 @@ async def open_runtime(
             workspace=config.workspace_root,
             sandbox=box,
             redact_text=lambda text: redactor.redact(text).text,
-            extras=dict(extras or {}),
+            fetch_resolver=fetch_resolver,
+            fetch_ssl_context=fetch_ssl_context,
         )
         recorder = Recorder(sink, redactor)
         chosen = enabled_tools(config) if tools is None else tools
@@ -128,6 +145,5 @@ async def open_runtime(
     finally:
         if box is not None:
             await box.close()
-        close = getattr(sink, "close", None)
-        if close is not None:
-            await close()
+        if opened is not None:  # a sink the caller passed in is the caller's to close
+            await opened.close()

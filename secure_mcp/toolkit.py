@@ -7,6 +7,7 @@ decides about auth, limits, confirmation, redaction or audit.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,10 @@ from pydantic import BaseModel
 
 from secure_mcp.call import Plan
 from secure_mcp.config import Config
+from secure_mcp.models import ToolResult
 
 if TYPE_CHECKING:
+    from secure_mcp.fetch.resolver import Resolver
     from secure_mcp.sandbox import Sandbox
 
 ProgressReporter = Callable[[float, int], Awaitable[None]]
@@ -33,17 +36,28 @@ class TextRedactor(Protocol):
 
 @dataclass(frozen=True)
 class ToolEnv:
-    """Shared, long-lived services a tool may use; built once at startup."""
+    """Shared, long-lived services a tool may use; built once at startup.
+
+    Args:
+        fetch_resolver: where fetch_url turns names into addresses; ``None`` is the system
+            resolver. Tests inject one that maps their names to a loopback fixture server.
+        fetch_ssl_context: the trust fetch_url uses for https; ``None`` is the system's. Tests
+            inject one trusting their own CA.
+    """
 
     config: Config
     workspace: Path
     sandbox: Sandbox | None
     redact_text: Callable[[str], str]
-    extras: dict[str, Any]
+    fetch_resolver: Resolver | None = None
+    fetch_ssl_context: ssl.SSLContext | None = None
 
 
+# ``Any`` for the arguments on purpose: each tool's prepare and execute take its own ``args_model``
+# (callable parameters are contravariant, so ``BaseModel`` would reject them); the validate stage
+# guarantees the pairing by parsing the arguments with that model before calling either.
 Prepare = Callable[[Any, ToolEnv], Awaitable[Plan]]
-Execute = Callable[[Any, Plan, ToolEnv, ProgressReporter], Awaitable[BaseModel]]
+Execute = Callable[[Any, Plan, ToolEnv, ProgressReporter], Awaitable[ToolResult]]
 
 
 @dataclass(frozen=True)
@@ -63,7 +77,7 @@ class ToolSpec:
     description: str
     annotations: ToolAnnotations
     args_model: type[BaseModel]
-    result_model: type[BaseModel]
+    result_model: type[ToolResult]
     prepare: Prepare
     execute: Execute | None
     output_fields: tuple[str, ...] = ()

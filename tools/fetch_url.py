@@ -5,15 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from secure_mcp.call import Plan
 from secure_mcp.fetch import FetchPolicy, check_url, fetch, wrap_untrusted
-from secure_mcp.models import ArgsModel, Redaction
+from secure_mcp.models import ArgsModel, ToolResult
 from secure_mcp.toolkit import ProgressReporter, ToolEnv, ToolSpec
-
-RESOLVER_EXTRA = "fetch_resolver"
-SSL_CONTEXT_EXTRA = "fetch_ssl_context"
 
 
 class FetchUrlArgs(ArgsModel):
@@ -22,15 +19,13 @@ class FetchUrlArgs(ArgsModel):
     max_bytes: Annotated[int | None, Field(ge=1, description="Read at most this many bytes of the body")] = None
 
 
-class FetchUrlResult(BaseModel):
+class FetchUrlResult(ToolResult):
     url: str
     final_url: str
     status: int
     content_type: str
     content: str
     truncated: bool
-    warnings: list[str] = Field(default_factory=list)
-    redactions: list[Redaction] = Field(default_factory=list)
 
 
 def policy_of(env: ToolEnv) -> FetchPolicy:
@@ -56,9 +51,9 @@ async def execute(args: FetchUrlArgs, plan: Plan, env: ToolEnv, progress: Progre
         args.url,
         args.format,
         policy_of(env),
-        resolver=env.extras.get(RESOLVER_EXTRA),
+        resolver=env.fetch_resolver,
         max_bytes=args.max_bytes,
-        ssl_context=env.extras.get(SSL_CONTEXT_EXTRA),
+        ssl_context=env.fetch_ssl_context,
     )
     return FetchUrlResult(
         url=outcome.url,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
-from secure_mcp.call import ToolCall
+from secure_mcp.call import ValidatedCall
 from secure_mcp.config import ConfirmationConfig, ToolsConfig
 from secure_mcp.confirm.approval import Answer
 from secure_mcp.errors import Denied, Stage
@@ -28,9 +28,8 @@ _REFUSALS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_question(call: ToolCall, run: RunContext, reasons: list[str]) -> str:
+def build_question(call: ValidatedCall, run: RunContext, reasons: list[str]) -> str:
     """The text the person sees: tool, principal, why, and the exact action."""
-    assert call.plan is not None  # noqa: S101 - validate always sets the plan before confirm runs
     why = "\n".join(f"- {reason}" for reason in dict.fromkeys(reasons))
     text = (
         f"secure-mcp: allow this {call.tool} call?\n"
@@ -70,7 +69,7 @@ class ConfirmGuard:
             raise Denied("confirm", "approval_reused", "this approval was already used for one call")
         self._used[call_id] = now
 
-    async def __call__(self, call: ToolCall, run: RunContext) -> None:
+    async def __call__(self, call: ValidatedCall, run: RunContext) -> None:
         reasons = call.confirm_reasons
         if not reasons:
             return

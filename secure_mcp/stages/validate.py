@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from pydantic import ValidationError
 
-from secure_mcp.call import ToolCall
+from secure_mcp.call import ToolCall, ValidatedCall
 from secure_mcp.errors import Denied, Stage
 from secure_mcp.stages.context import RunContext
 
@@ -34,10 +34,12 @@ class ValidateGuard:
 
     name: ClassVar[Stage] = "validate"
 
-    async def __call__(self, call: ToolCall, run: RunContext) -> None:
+    async def __call__(self, call: ToolCall, run: RunContext) -> ValidatedCall:
+        """The call with its parsed arguments and the tool's plan: what confirm and execution take."""
         try:
-            call.args = run.spec.args_model.model_validate(call.raw_args)
+            args = run.spec.args_model.model_validate(call.raw_args)
         except ValidationError as exc:
             raise Denied("validate", "invalid_arguments", describe_errors(exc)) from None
-        call.plan = await run.spec.prepare(call.args, run.env)
-        call.confirm_reasons.extend(call.plan.confirm_reasons)
+        plan = await run.spec.prepare(args, run.env)
+        call.confirm_reasons.extend(plan.confirm_reasons)
+        return ValidatedCall.of(call, args, plan)
