@@ -20,8 +20,10 @@ lint:
 test: lint
 	$(PY) -m pytest
 
+# The fast layer: no Docker, no Node, no server subprocess, no time-boxed fuzzing (CONTRIBUTING has
+# the figure). Bytecode caching is switched back on: rewriting every test's asserts costs seconds.
 unit:
-	$(PY) -m pytest -m "not docker"
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -m "not docker and not node and not process and not slow"
 
 bench:
 	$(PY) bench/run_all.py

@@ -242,7 +242,12 @@ class Pipeline:
         }
 
     def _redact_text(self, text: str) -> str:
-        redacted, _ = self.redactor.redact_value(text)
+        """``text`` redacted; withheld whole when the redactor fails (a refusal must still render)."""
+        try:
+            redacted, _ = self.redactor.redact_value(text)
+        except Exception as exc:
+            logger.error("the redactor failed on a message (%s); the message is withheld", type(exc).__name__)
+            return "[message withheld: it could not be redacted]"
         return redacted if isinstance(redacted, str) else "[REDACTED:unrenderable]"
 
     async def _refuse(self, call: ToolCall, stage: Stage, reason: str, message: str) -> CallToolResult:

@@ -23,6 +23,7 @@ from secure_mcp.pipeline import Pipeline, build_pipeline
 from secure_mcp.recorder import AuditSink, Recorder
 from secure_mcp.redaction import Redactor
 from secure_mcp.server import SecureServer
+from secure_mcp.stages.limits import LimitsGuard
 from secure_mcp.toolkit import ToolEnv, ToolSpec
 from secure_mcp.tools import all_tools
 from secure_mcp.workspace_share import prepare_workspace
@@ -91,13 +92,15 @@ async def open_runtime(
     sandbox: Sandbox | None | Literal["default"] = "default",
     environ: Mapping[str, str] | None = None,
     tools: Mapping[str, ToolSpec] | None = None,
+    limits: LimitsGuard | None = None,
     fetch_resolver: Resolver | None = None,
     fetch_ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open every resource, write ``server_start``, yield; on exit close them and write ``server_stop``.
 
     Tests pass ``audit_sink`` (e.g. ``MemoryAuditSink``), ``sandbox=None`` or their own, ``tools``,
-    and for fetch_url a resolver pointing at a loopback fixture and an SSL context trusting its CA.
+    ``limits`` (a ``LimitsGuard`` on a fake clock), and for fetch_url a resolver pointing at a
+    loopback fixture and an SSL context trusting its CA.
     ``server_kwargs`` go to the SDK's ``MCPServer`` unchanged (auth settings on HTTP).
     """
     instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -123,7 +126,7 @@ async def open_runtime(
         )
         recorder = Recorder(sink, redactor)
         chosen = enabled_tools(config) if tools is None else tools
-        pipeline = build_pipeline(config, chosen, env, recorder, redactor)
+        pipeline = build_pipeline(config, chosen, env, recorder, redactor, limits)
         server = SecureServer(pipeline, transport=transport, name=config.server.name, **dict(server_kwargs or {}))
         await recorder.write(
             {

@@ -13,8 +13,11 @@ from pydantic import BaseModel
 
 from secure_mcp.call import Plan
 from secure_mcp.config import Config, parse_config
+from secure_mcp.fetch.resolver import Resolver
 from secure_mcp.models import ArgsModel
 from secure_mcp.runtime import Runtime, open_runtime
+from secure_mcp.sandbox import Sandbox
+from secure_mcp.stages.limits import LimitsGuard
 from secure_mcp.testing import MemoryAuditSink
 from secure_mcp.toolkit import ToolEnv, ToolSpec
 
@@ -57,6 +60,19 @@ def probe_spec(canary_dir: Path, *, confirm: bool = False, available: bool = Tru
     )
 
 
+class FakeClock:
+    """A monotonic clock that moves only when the test says so: time-based rules without real waits."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def make_config(tmp_path: Path, overrides: Mapping[str, Any] | None = None) -> Config:
     data: dict[str, Any] = {"workspace": {"root": "workspace"}, "audit": {"path": "audit/audit.jsonl"}}
     for key, value in (overrides or {}).items():
@@ -70,8 +86,10 @@ async def runtime(
     *,
     tools: Mapping[str, ToolSpec] | None = None,
     sink: MemoryAuditSink | None = None,
-    sandbox: Any = None,
+    sandbox: Sandbox | None = None,
     environ: Mapping[str, str] | None = None,
+    limits: LimitsGuard | None = None,
+    fetch_resolver: Resolver | None = None,
 ) -> AsyncIterator[Runtime]:
     """An in-process server with an in-memory audit sink; no Docker unless a sandbox is given."""
     async with open_runtime(
@@ -81,6 +99,8 @@ async def runtime(
         sandbox=sandbox,
         environ=environ or {},
         tools=tools,
+        limits=limits,
+        fetch_resolver=fetch_resolver,
     ) as rt:
         yield rt
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 from pathlib import Path
 
 import anyio
@@ -48,25 +49,35 @@ async def test_an_inline_append_never_waits_for_another_process_lock_on_the_even
     fcntl.flock(fd, fcntl.LOCK_EX)
     ticks = 0
     done = anyio.Event()
+    ticked = anyio.Event()
+    # A safety net from another thread: had the append blocked the event loop, nothing on the loop
+    # could release the lock; this does, after which the tick count shows the loop was stuck.
+    unblock = threading.Timer(5, fcntl.flock, (fd, fcntl.LOCK_UN))
+    unblock.start()
 
     async def ticker() -> None:
         nonlocal ticks
         while not done.is_set():
             ticks += 1
-            await anyio.sleep(0.01)
+            if ticks == 10:
+                ticked.set()
+            await anyio.sleep(0)
 
-    async def release_later() -> None:
-        await anyio.sleep(0.3)
+    async def release_after_the_loop_ran() -> None:
+        # No fixed wait: the lock is let go once the loop has demonstrably run ten times while the
+        # append was pending.
+        await ticked.wait()
         fcntl.flock(fd, fcntl.LOCK_UN)
 
     try:
-        with anyio.fail_after(5):
+        with anyio.fail_after(10):
             async with anyio.create_task_group() as group:
                 group.start_soon(ticker)
-                group.start_soon(release_later)
+                group.start_soon(release_after_the_loop_ran)
                 seq = await log.append({"event": "waited"}, inline=True)
                 done.set()
     finally:
+        unblock.cancel()
         os.close(fd)
         await log.close()
     assert seq >= 1

@@ -14,6 +14,7 @@ import pytest
 
 from secure_mcp.audit import AuditLog, verify_log
 
+pytestmark = pytest.mark.process
 KEY = b"test-audit-key-0123456789abcdef"
 _WRITER = """
 import asyncio, sys

@@ -90,6 +90,7 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
     assert config.audit_path == tmp_path.resolve() / "logs" / "a.jsonl"
 
 
+@pytest.mark.process
 def test_the_server_does_not_start_on_a_bad_config(tmp_path: Path) -> None:
     """`secure-mcp serve` exits 2 and names the key; it never starts serving."""
     bad = tmp_path / "bad.toml"

@@ -26,6 +26,7 @@ def test_every_source_package_is_declared_for_the_wheel() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_the_built_wheel_maps_tools_under_secure_mcp(tmp_path: Path) -> None:
     """A real wheel build: secure_mcp/tools/*.py present, no top-level tools/ package."""
     done = subprocess.run(

@@ -44,7 +44,7 @@ def _serve() -> tuple[ThreadingHTTPServer, list[str]]:
     hits: list[str] = []
     handler = type("Handler", (_Fixture,), {"hits": hits})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     return server, hits
 
 

@@ -12,7 +12,7 @@ from mcp import Client, StdioServerParameters
 
 from tests.http.servers import WIDE, free_port, http_server, sdk_client, serve_command, server_env, write_config
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.process]
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

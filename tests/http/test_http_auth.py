@@ -27,6 +27,8 @@ from tests.http.servers import (
     write_config,
 )
 
+pytestmark = pytest.mark.process
+
 PROXY_HOST = "mcp.proxy.test"
 PROXY_ORIGIN = "https://app.proxy.test"
 

@@ -419,7 +419,7 @@ class JwksServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
 
 @pytest.fixture
@@ -635,6 +635,7 @@ def initialize_status(served: Served, token: str) -> int:
     return httpx2.post(served.endpoint, json=INITIALIZE, headers=headers, timeout=5).status_code
 
 
+@pytest.mark.process
 @pytest.mark.anyio
 async def test_over_http_a_jwt_sees_and_calls_only_its_tools(oidc_served: Served) -> None:
     token = mint(sub="alice", scope="openid tool:write_file")
@@ -649,6 +650,7 @@ async def test_over_http_a_jwt_sees_and_calls_only_its_tools(oidc_served: Served
     assert refused.content[0].text == "blocked by auth: token 'oidc:alice' may not call run_command"  # type: ignore[union-attr]
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(
     "token",
     [
@@ -663,6 +665,7 @@ def test_over_http_an_invalid_jwt_gets_a_401(oidc_served: Served, token: Any) ->
     assert initialize_status(oidc_served, mint()) == 200  # the same server takes a valid one
 
 
+@pytest.mark.process
 def test_over_http_the_metadata_names_the_issuer(oidc_served: Served) -> None:
     metadata = httpx2.get(f"{oidc_served.base}/.well-known/oauth-protected-resource/mcp", timeout=5).json()
     assert metadata["resource"] == oidc_served.endpoint

@@ -16,6 +16,8 @@ from secure_mcp.http.token_command import create_token
 from secure_mcp.http.tokens import hash_token
 from tests.http.servers import http_server, sdk_client, server_env
 
+pytestmark = pytest.mark.process
+
 HEADER = "token (shown once; give it to the client as 'Authorization: Bearer <token>'):"
 
 

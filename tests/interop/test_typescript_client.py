@@ -41,7 +41,29 @@ class Sdk:
 
 V1 = Sdk("v1", "legacy", "sdk", "2025-11-25")
 V2 = Sdk("v2", "modern", "client", "2026-07-28")
-SDKS = [pytest.param(V1, id="sdk1-2025-11-25"), pytest.param(V2, id="client2-2026-07-28")]
+REQUIRE_EVERYTHING = os.environ.get("SECURE_MCP_REQUIRE_DOCKER") == "1"
+pytestmark = pytest.mark.node
+
+
+def node_problem(sdk: Sdk) -> str | None:
+    """Why this client cannot run here (no node, no node_modules), or None when it can."""
+    if shutil.which("node") is None:
+        return "node is not installed"
+    if not (HERE / "node_modules" / "@modelcontextprotocol" / sdk.package).is_dir():
+        return f"@modelcontextprotocol/{sdk.package} is not installed: run `npm ci` in tests/interop"
+    return None
+
+
+def sdk_param(sdk: Sdk, test_id: str) -> Any:
+    """The parameter, marked skip at collection when its client is missing: the decision is taken
+    before any fixture starts a server. With SECURE_MCP_REQUIRE_DOCKER=1 it is not skipped, and
+    ``node_for`` fails the test instead."""
+    problem = node_problem(sdk)
+    marks = [pytest.mark.skip(reason=problem)] if problem is not None and not REQUIRE_EVERYTHING else []
+    return pytest.param(sdk, id=test_id, marks=marks)
+
+
+SDKS = [sdk_param(V1, "sdk1-2025-11-25"), sdk_param(V2, "client2-2026-07-28")]
 
 
 @dataclass(frozen=True)
@@ -56,16 +78,12 @@ class Run:
 
 def node_for(sdk: Sdk) -> str:
     """The ``node`` binary, or skip (locally) / fail (CI) saying what is missing."""
-    node = shutil.which("node")
-    problem = None
-    if node is None:
-        problem = "node is not installed"
-    elif not (HERE / "node_modules" / "@modelcontextprotocol" / sdk.package).is_dir():
-        problem = f"@modelcontextprotocol/{sdk.package} is not installed: run `npm ci` in tests/interop"
+    problem = node_problem(sdk)
     if problem is not None:
-        if os.environ.get("SECURE_MCP_REQUIRE_DOCKER") == "1":
+        if REQUIRE_EVERYTHING:
             pytest.fail(f"SECURE_MCP_REQUIRE_DOCKER=1 but {problem}")
         pytest.skip(problem)
+    node = shutil.which("node")
     assert node is not None
     return node
 

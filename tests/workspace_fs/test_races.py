@@ -66,6 +66,7 @@ def _run_race(swapper: Callable[[threading.Event], None], write_once: Callable[[
     return done, refused
 
 
+@pytest.mark.slow  # time-boxed fuzzing (MAX_SECONDS): in `make test`, not `make unit`
 def test_parent_directory_swapped_for_symlink_never_leads_outside(layout: Layout) -> None:
     """While a thread keeps swapping workspace/d for a link to outside/, no write lands outside."""
     (layout.workspace / "d").mkdir()
@@ -83,6 +84,7 @@ def test_parent_directory_swapped_for_symlink_never_leads_outside(layout: Layout
     assert done > 0 and refused > 0, (done, refused)
 
 
+@pytest.mark.slow  # time-boxed fuzzing (MAX_SECONDS): in `make test`, not `make unit`
 def test_target_file_swapped_for_symlink_never_changes_outside_file(layout: Layout) -> None:
     """While a thread keeps swapping workspace/t.txt for a link to the outside secret, it stays intact."""
     (layout.workspace / "t.txt").write_text("inside\n")
@@ -198,6 +200,7 @@ def test_target_swapped_for_link_after_diff_is_replaced_not_followed(layout: Lay
     assert layout.snapshot_outside() == before
 
 
+@pytest.mark.slow  # time-boxed fuzzing (MAX_SECONDS): in `make test`, not `make unit`
 def test_reader_never_sees_a_partial_overwrite(layout: Layout) -> None:
     """Readers racing repeated overwrites of a 2 MiB file always see one whole version."""
     size = 2 * 1024 * 1024
