@@ -13,6 +13,7 @@ import pytest
 from mcp import Client
 
 from secure_mcp.testing import MemoryAuditSink
+from tests.fetch.helpers import FakeResolver
 from tests.support import make_config, reply, runtime
 
 pytestmark = pytest.mark.anyio
@@ -174,3 +175,17 @@ async def test_fetch_url_refuses_loopback_private_and_metadata_before_connecting
     for url, result in zip(urls, results, strict=True):
         assert result.is_error and _text(result).startswith("blocked by validate: "), url
     assert hits == []
+
+
+async def test_fetch_url_uses_the_resolver_the_runtime_was_given(
+    tmp_path: Path, page_server: tuple[int, list[str]]
+) -> None:
+    """The typed test hook reaches the tool: a name only the injected resolver knows is fetched."""
+    port, hits = page_server
+    resolver = FakeResolver({"docs.test": [["127.0.0.1"]]})
+    config = make_config(tmp_path, {"tools": {"fetch_url": {"allow_hosts": [f"docs.test:{port}"]}}})
+    async with runtime(config, fetch_resolver=resolver) as rt:
+        async with Client(rt.server) as c:
+            result = await c.call_tool("fetch_url", {"url": f"http://docs.test:{port}/guide", "format": "text"})
+    assert not result.is_error, _text(result)
+    assert resolver.calls == ["docs.test"] and hits == ["/guide"]
