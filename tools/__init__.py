@@ -7,7 +7,7 @@ from secure_mcp.toolkit import ToolSpec
 
 def all_tools() -> dict[str, ToolSpec]:
     """Every tool, by its fixed MCP name."""
-    from secure_mcp.tools import execute_python, fetch_url, run_command, write_file
+    from . import execute_python, fetch_url, run_command, write_file
 
     specs = (run_command.SPEC, write_file.SPEC, execute_python.SPEC, fetch_url.SPEC)
     return {spec.name: spec for spec in specs}

@@ -14,8 +14,9 @@ from secure_mcp.errors import Denied
 from secure_mcp.models import ArgsModel, ProcessResult
 from secure_mcp.sandbox import SandboxRequest
 from secure_mcp.toolkit import ProgressReporter, ToolEnv, ToolSpec
-from secure_mcp.tools._sandboxed import bounded_timeout, run_in_sandbox
 from secure_mcp.workspace_fs import resolve_cwd
+
+from ._sandboxed import bounded_timeout, run_in_sandbox
 
 
 class RunCommandArgs(ArgsModel):
