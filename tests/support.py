@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from mcp.types import ElicitResult, ToolAnnotations
-from pydantic import BaseModel
 
 from secure_mcp.call import Plan
 from secure_mcp.config import Config, parse_config
 from secure_mcp.fetch.resolver import Resolver
-from secure_mcp.models import ArgsModel
+from secure_mcp.models import ArgsModel, ToolResult
 from secure_mcp.runtime import Runtime, open_runtime
 from secure_mcp.sandbox import Sandbox
 from secure_mcp.stages.limits import LimitsGuard
@@ -27,11 +26,9 @@ class ProbeArgs(ArgsModel):
     note: str = ""
 
 
-class ProbeResult(BaseModel):
+class ProbeResult(ToolResult):
     created: str
     echo: str
-    warnings: list[str] = []
-    redactions: list[dict[str, Any]] = []
 
 
 def probe_spec(canary_dir: Path, *, confirm: bool = False, available: bool = True) -> ToolSpec:

@@ -29,11 +29,14 @@ async def test_an_inline_append_is_durable_and_chained_like_a_queued_one(tmp_pat
     async def queued(index: int) -> None:
         seqs.append(await log.append({"event": "queued", "n": index}))
 
+    async def inline_busy(index: int) -> None:
+        await log.append({"event": "inline-busy", "n": index}, inline=True)
+
     async with anyio.create_task_group() as group:
         for index in range(30):
             group.start_soon(queued, index)
         for index in range(30):
-            group.start_soon(lambda i=index: log.append({"event": "inline-busy", "n": i}, inline=True))
+            group.start_soon(inline_busy, index)
     await log.close()
     lines = (tmp_path / "a.jsonl").read_text().splitlines()
     assert [json.loads(line)["seq"] for line in lines] == list(range(1, len(lines) + 1))
