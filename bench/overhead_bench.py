@@ -36,12 +36,11 @@ from common import BENCH_KEY, BENCH_KEY_ENV, Row, bench_config_data, median, pct
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel
 
 from secure_mcp.audit import AuditLog, load_key, verify_log
 from secure_mcp.call import Plan
 from secure_mcp.config import parse_config
-from secure_mcp.models import ArgsModel
+from secure_mcp.models import ArgsModel, ToolResult
 from secure_mcp.runtime import open_runtime
 from secure_mcp.toolkit import ToolEnv, ToolSpec
 
@@ -54,10 +53,8 @@ class NoopArgs(ArgsModel):
     note: str = ""
 
 
-class NoopResult(BaseModel):
+class NoopResult(ToolResult):
     echo: str
-    warnings: list[str] = []
-    redactions: list[dict[str, Any]] = []
 
 
 async def _noop_prepare(args: NoopArgs, env: ToolEnv) -> Plan:
