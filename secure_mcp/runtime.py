@@ -15,14 +15,14 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from secure_mcp import __version__
 from secure_mcp.config import Config
 from secure_mcp.pipeline import Pipeline, build_pipeline
 from secure_mcp.recorder import AuditSink, Recorder
 from secure_mcp.redaction import Redactor
-from secure_mcp.server import SecureServer
+from secure_mcp.server import SecureServer, ServerOptions
 from secure_mcp.stages.limits import LimitsGuard
 from secure_mcp.toolkit import ToolEnv, ToolSpec
 from secure_mcp.tools import all_tools
@@ -87,7 +87,7 @@ async def open_runtime(
     config: Config,
     *,
     transport: str,
-    server_kwargs: Mapping[str, Any] | None = None,  # the SDK's own ``MCPServer`` keywords, passed through
+    server_kwargs: ServerOptions | None = None,
     audit_sink: AuditSink | None = None,
     sandbox: Sandbox | None | Literal["default"] = "default",
     environ: Mapping[str, str] | None = None,
@@ -127,7 +127,7 @@ async def open_runtime(
         recorder = Recorder(sink, redactor)
         chosen = enabled_tools(config) if tools is None else tools
         pipeline = build_pipeline(config, chosen, env, recorder, redactor, limits)
-        server = SecureServer(pipeline, transport=transport, name=config.server.name, **dict(server_kwargs or {}))
+        server = SecureServer(pipeline, transport=transport, name=config.server.name, **(server_kwargs or {}))
         await recorder.write(
             {
                 "event": "server_start",

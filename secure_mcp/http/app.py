@@ -22,6 +22,7 @@ from secure_mcp.config import Config
 from secure_mcp.errors import ConfigError
 from secure_mcp.http.oidc import OidcTokenVerifier
 from secure_mcp.http.tokens import ChainTokenVerifier, ConfigTokenVerifier
+from secure_mcp.server import ServerOptions
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -79,7 +80,7 @@ def token_verifier(config: Config, resource: str) -> TokenVerifier:
     return ChainTokenVerifier(static, OidcTokenVerifier.from_config(config.auth.oidc, resource, config.base_dir))
 
 
-def auth_kwargs(config: Config, host: str, port: int, path: str) -> dict[str, Any]:
+def auth_kwargs(config: Config, host: str, port: int, path: str) -> ServerOptions:
     """``MCPServer`` keyword arguments for bearer auth (empty when auth is disabled on loopback).
 
     With ``[auth.oidc]`` the protected-resource metadata names the issuer as the authorization
