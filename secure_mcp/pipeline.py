@@ -205,6 +205,7 @@ def build_pipeline(
     recorder: Recorder,
     redactor: Any,
     limits: LimitsGuard | None = None,
+    desk: Any = None,
 ) -> Pipeline:
     """The only place the order of the guards is decided: auth first, confirm last.
 
@@ -221,7 +222,7 @@ def build_pipeline(
         limits,
         sanitize,
         ValidateGuard(),
-        ConfirmGuard(config.confirmation, config.tools),
+        ConfirmGuard(config.confirmation, config.tools, desk),
     )
     return Pipeline(
         guards=guards,

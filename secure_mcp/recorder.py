@@ -85,7 +85,9 @@ class Recorder:
             }
         )
 
-    async def confirmation_answered(self, call: ToolCall, answer: Answer, note: str | None) -> None:
+    async def confirmation_answered(
+        self, call: ToolCall, answer: Answer, note: str | None, waited_ms: float | None = None
+    ) -> None:
         await self.write(
             {
                 "event": "confirmation_answered",
@@ -96,6 +98,9 @@ class Recorder:
                 "approved": answer.approved,
                 "reason": answer.reason,
                 "note": note,
+                "channel": answer.channel,
+                "approver": answer.approver,
+                "waited_ms": waited_ms,
             }
         )
 
