@@ -1,0 +1,173 @@
+"""In a real browser: approve and deny real pending calls from real MCP clients (issue 16).
+
+Servers are real ``secure-mcp serve`` subprocesses (stdio and streamable HTTP); clients are the
+Python SDK's, in both protocol eras, declaring no elicitation (Claude Desktop's situation), so the
+console is the only way to a yes. Chromium signs in with a link from ``secure-mcp approvals url``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.types import CallToolResult
+
+from tests.approvals.browser import browser_page, cli, console_url, need_browser, sign_in, stdio_params, write_config
+from tests.http.servers import AGENT, Token, http_server, sdk_client
+from tests.http.servers import write_config as write_http_config
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+ERAS = ["auto", "legacy"]
+
+
+def refusal(result: CallToolResult) -> tuple[str, str]:
+    meta = (result.meta or {}).get("secure-mcp/refusal", {})
+    return meta.get("stage", ""), meta.get("reason", "")
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_no_elicitation_client_completes_an_overwrite_after_a_browser_approval(tmp_path: Path, mode: str) -> None:
+    """stdio, no elicitation: write_file mode=overwrite waits, the diff is shown, `a` approves, it is written."""
+    need_browser()
+    config = write_config(tmp_path)
+    target = tmp_path / "workspace" / "notes.txt"
+    target.write_text("keep\nold line\n")
+    results: list[CallToolResult] = []
+    with stdio_params(config) as params:
+        async with Client(params, mode=mode) as client, browser_page() as page:
+
+            async def calling() -> None:
+                args = {"path": "notes.txt", "content": "keep\nnew line\n", "mode": "overwrite"}
+                results.append(await client.call_tool("write_file", args))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(calling)
+                await console_url(tmp_path)
+                await sign_in(page, config)
+                card = page.locator("li.card").first
+                await card.wait_for(timeout=15000)
+                assert "write_file" in await card.locator(".tool").inner_text()
+                assert await card.locator(".d-del").first.inner_text() == "-old line"
+                assert await card.locator(".d-add").first.inner_text() == "+new line"
+                assert target.read_text() == "keep\nold line\n"  # nothing written before the yes
+                await page.keyboard.press("a")  # the keyboard shortcut, as an approver would
+                await page.locator("table.recent .o-approved").first.wait_for(timeout=15000)
+    [result] = results
+    assert not result.is_error, result
+    assert target.read_text() == "keep\nnew line\n"
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_streamable_http_call_denied_in_the_browser(tmp_path: Path, mode: str) -> None:
+    """streamable HTTP with a bearer token: the call is denied with the Deny button and nothing is written."""
+    need_browser()
+    agent = Token("agent", AGENT.secret, ("write_file",))
+    config = write_http_config(
+        tmp_path, (agent,), '[approvals]\nport = 0\nstate_dir = "state"\n[confirmation]\ntimeout_s = 60\n'
+    )
+    target = tmp_path / "workspace" / "f.txt"
+    target.write_text("old\n")
+    results: list[CallToolResult] = []
+    with http_server(config, "streamable-http") as served:
+        async with sdk_client(served, agent.secret, mode=mode) as client, browser_page() as page:
+
+            async def calling() -> None:
+                args = {"path": "f.txt", "content": "new\n", "mode": "overwrite"}
+                results.append(await client.call_tool("write_file", args))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(calling)
+                url = await console_url(tmp_path)
+                # the agent's bearer token does not open the console
+                status = await page.request.get(f"{url}/api/state", headers={"authorization": f"Bearer {agent.secret}"})
+                assert status.status == 401
+                await sign_in(page, config)
+                card = page.locator("li.card").first
+                await card.wait_for(timeout=15000)
+                assert "agent" in await card.locator(".principal").inner_text()
+                await card.locator("button.deny").click()
+                await page.locator("table.recent .o-denied").first.wait_for(timeout=15000)
+    [result] = results
+    assert refusal(result) == ("confirm", "not_approved")
+    assert target.read_text() == "old\n"
+
+
+async def test_cli_lists_and_approves_from_a_terminal(tmp_path: Path) -> None:
+    """`secure-mcp approvals list` shows the id first; `approve ID` shows the action and lets the call run."""
+    config = write_config(tmp_path)
+    target = tmp_path / "workspace" / "a.txt"
+    target.write_text("one\n")
+    results: list[CallToolResult] = []
+    with stdio_params(config) as params:
+        async with Client(params) as client:
+
+            async def calling() -> None:
+                results.append(
+                    await client.call_tool("write_file", {"path": "a.txt", "content": "two\n", "mode": "append"})
+                )
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(calling)
+                await console_url(tmp_path)
+                with anyio.fail_after(20):
+                    while True:
+                        listed = await anyio.to_thread.run_sync(cli, config, "list")
+                        assert listed.returncode == 0, listed.stderr
+                        if listed.stdout.strip():
+                            break
+                        await anyio.sleep(0.1)
+                [line] = listed.stdout.strip().splitlines()
+                decision_id = line.split()[0]
+                assert "write_file" in line
+                wrong = await anyio.to_thread.run_sync(cli, config, "deny", "0000000000")
+                assert wrong.returncode == 1 and "no pending call" in wrong.stderr
+                done = await anyio.to_thread.run_sync(cli, config, "approve", decision_id)
+                assert done.returncode == 0, done.stderr
+                assert "append" in done.stdout and f"approved {decision_id}" in done.stdout
+                again = await anyio.to_thread.run_sync(cli, config, "approve", decision_id)
+                assert again.returncode == 1  # replay: no longer pending
+    [result] = results
+    assert not result.is_error, result
+    assert target.read_text() == "one\ntwo\n"
+
+
+async def test_screenshot_of_a_pending_run_command_and_overwrite(tmp_path: Path) -> None:
+    """The README's screenshot: a run_command with verdicts and an overwrite diff, both pending.
+
+    Saved under tmp_path; copied to the path in $SECURE_MCP_SCREENSHOT when set (docs/console.png).
+    """
+    need_browser()
+    config = write_config(tmp_path)
+    workspace = tmp_path / "workspace"
+    (workspace / "config.yaml").write_text("retries: 3\ntimeout: 30\nendpoint: https://api.internal/v1\nlog: info\n")
+    results: list[CallToolResult] = []
+    with stdio_params(config) as params:
+        async with Client(params) as client, browser_page() as page:
+
+            async def calling(tool: str, args: dict[str, Any]) -> None:
+                results.append(await client.call_tool(tool, args))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(calling, "run_command", {"command": "rm -rf build && mkdir -p build && make -j2 all"})
+                await console_url(tmp_path)
+                await sign_in(page, config)
+                await page.locator("li.card").first.wait_for(timeout=15000)
+                new = "retries: 5\ntimeout: 30\nendpoint: https://api.internal/v2\nlog: debug\n"
+                group.start_soon(calling, "write_file", {"path": "config.yaml", "content": new, "mode": "overwrite"})
+                await page.locator("li.card").nth(1).wait_for(timeout=15000)
+                await page.locator(".q-verdict .v-confirm").first.wait_for()
+                await page.locator(".d-add").first.wait_for()
+                shot = tmp_path / "console.png"
+                await page.screenshot(path=str(shot), full_page=True)
+                for _ in range(2):
+                    await page.keyboard.press("d")
+                    await anyio.sleep(0.3)
+    assert shot.stat().st_size > 10_000
+    assert all(refusal(r) == ("confirm", "not_approved") for r in results)
+    if os.environ.get("SECURE_MCP_SCREENSHOT"):
+        shutil.copyfile(shot, os.environ["SECURE_MCP_SCREENSHOT"])
