@@ -28,6 +28,7 @@ from secure_mcp.approvals.console import ConsoleAuth, build_console
 from secure_mcp.approvals.desk import ApprovalDesk
 from secure_mcp.approvals.keys import CONSOLE_FILE, load_or_create_key, sign
 from secure_mcp.config import Config
+from secure_mcp.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,18 @@ def default_approver(config: Config) -> str:
 
 
 def state_dir(config: Config) -> Path:
-    return config.resolve(config.approvals.state_dir)
+    """The approvals state folder; never inside the workspace, where an agent could read the key.
+
+    Raises:
+        ConfigError: ``state_dir`` is the workspace or inside it.
+    """
+    folder = config.resolve(config.approvals.state_dir).resolve()
+    workspace = config.workspace_root.resolve()
+    if folder == workspace or workspace in folder.parents:
+        raise ConfigError(
+            f"[approvals] state_dir {folder} is inside the workspace: an agent could read the approvers' key"
+        )
+    return folder
 
 
 def base_url(host: str, port: int) -> str:

@@ -188,16 +188,16 @@ class ConfirmGuard:
         raise Denied("confirm", reason, message)
 
     def _unsupported(self, call: ToolCall, reasons: list[str]) -> str:
+        """What needs a yes, where a person could have given it, and the config line per case."""
         needs = "; ".join(dict.fromkeys(reasons))
         hints = "; or ".join(_config_hints(call, reasons))
-        console = ""
         if self._desk is None or self._desk.console_url is None:
-            console = " and no approval console is running ([approvals] enabled = true, then `secure-mcp serve`)"
-        elif self._config.channel == "elicitation":
-            console = ' and [confirmation] channel = "elicitation" keeps the approval console out'
+            console = "no approval console is running to decide it instead ([approvals] enabled = true); "
+        else:
+            console = '[confirmation] channel = "elicitation" keeps the approval console out; '
         return (
-            f"this client cannot ask for confirmation{console}; use a client that supports MCP elicitation, "
-            f"or to let it through without a person: {hints} (needs a yes: {needs})"
+            f"this client cannot ask for confirmation; {console}needs a yes: {needs}. Use a client that supports "
+            f"MCP elicitation, or to let it through without a person: {hints}"
         )
 
     async def _decide(

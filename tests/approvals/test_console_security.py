@@ -164,3 +164,14 @@ def test_key_file_is_private_and_refused_when_readable_by_others(tmp_path: Path)
         load_or_create_key(tmp_path / "state", create=False)
     with pytest.raises(ConfigError, match="does not exist"):
         load_or_create_key(tmp_path / "nowhere", create=False)
+
+
+def test_state_dir_inside_the_workspace_is_refused(tmp_path: Path) -> None:
+    """The approvers' key must never be where run_command or write_file can read it."""
+    from secure_mcp.approvals.serving import state_dir
+    from tests.support import make_config
+
+    inside = make_config(tmp_path, {"approvals": {"state_dir": "workspace/state"}})
+    with pytest.raises(ConfigError, match="inside the workspace"):
+        state_dir(inside)
+    assert state_dir(make_config(tmp_path, {"approvals": {"state_dir": "state"}})) == (tmp_path / "state").resolve()
