@@ -86,6 +86,7 @@ class ConsoleAuth:
         """A new session for a genuine, unused, unexpired sign-in link; None otherwise."""
         now = time.time()
         self._used_nonces = {n: e for n, e in self._used_nonces.items() if e >= now}
+        self._sessions = {sid: s for sid, s in self._sessions.items() if s.expires >= now}
         claims = verify(self._key, token, "signin", now)
         if claims is None or claims.nonce in self._used_nonces or not self.allowed(claims.approver):
             return None
