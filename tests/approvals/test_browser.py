@@ -145,6 +145,7 @@ async def test_screenshot_of_a_pending_run_command_and_overwrite(tmp_path: Path)
     config = write_config(tmp_path)
     workspace = tmp_path / "workspace"
     (workspace / "config.yaml").write_text("retries: 3\ntimeout: 30\nendpoint: https://api.internal/v1\nlog: info\n")
+    (workspace / "NOTES.md").write_text("# notes\n")
     results: list[CallToolResult] = []
     with stdio_params(config) as params:
         async with Client(params) as client, browser_page() as page:
@@ -153,9 +154,18 @@ async def test_screenshot_of_a_pending_run_command_and_overwrite(tmp_path: Path)
                 results.append(await client.call_tool(tool, args))
 
             async with anyio.create_task_group() as group:
-                group.start_soon(calling, "run_command", {"command": "rm -rf build && mkdir -p build && make -j2 all"})
                 await console_url(tmp_path)
                 await sign_in(page, config)
+                # two earlier calls, decided with the buttons, fill "recent decisions"
+                group.start_soon(
+                    calling, "write_file", {"path": "NOTES.md", "content": "- ship 0.2\n", "mode": "append"}
+                )
+                await page.locator("li.card button.approve").first.click(timeout=15000)
+                await page.locator("table.recent .o-approved").first.wait_for(timeout=15000)
+                group.start_soon(calling, "write_file", {"path": "config.yaml", "content": "x\n", "mode": "overwrite"})
+                await page.locator("li.card button.deny").first.click(timeout=15000)
+                await page.locator("table.recent .o-denied").first.wait_for(timeout=15000)
+                group.start_soon(calling, "run_command", {"command": "rm -rf build && mkdir -p build && make -j2 all"})
                 await page.locator("li.card").first.wait_for(timeout=15000)
                 new = "retries: 5\ntimeout: 30\nendpoint: https://api.internal/v2\nlog: debug\n"
                 group.start_soon(calling, "write_file", {"path": "config.yaml", "content": new, "mode": "overwrite"})
@@ -168,6 +178,7 @@ async def test_screenshot_of_a_pending_run_command_and_overwrite(tmp_path: Path)
                     await page.keyboard.press("d")
                     await anyio.sleep(0.3)
     assert shot.stat().st_size > 10_000
-    assert all(refusal(r) == ("confirm", "not_approved") for r in results)
+    assert not results[0].is_error and (workspace / "NOTES.md").read_text() == "# notes\n- ship 0.2\n"
+    assert all(refusal(r) == ("confirm", "not_approved") for r in results[1:]) and len(results) == 4
     if os.environ.get("SECURE_MCP_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["SECURE_MCP_SCREENSHOT"])
