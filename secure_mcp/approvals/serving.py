@@ -29,6 +29,7 @@ from secure_mcp.approvals.desk import ApprovalDesk
 from secure_mcp.approvals.keys import CONSOLE_FILE, load_or_create_key, sign
 from secure_mcp.config import Config
 from secure_mcp.errors import ConfigError
+from secure_mcp.http.app import is_loopback_host
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,11 @@ async def console_running(
     if desk is None or not settings.enabled:
         yield None
         return
+    if not is_loopback_host(settings.host) and not settings.public_url.startswith("https://"):
+        raise ConfigError(
+            f"refusing to serve the approval console on {settings.host}: off loopback it needs a TLS proxy in "
+            'front and [approvals] public_url = "https://..." (the session cookie is then Secure)'
+        )
     folder = state_dir(config)
     key = load_or_create_key(folder, create=True)
     try:

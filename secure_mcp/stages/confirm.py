@@ -65,7 +65,10 @@ def _config_hints(call: ToolCall, reasons: list[str]) -> list[str]:
     plan_reasons = set(call.plan.confirm_reasons) if call.plan is not None else set()
     hints: list[str] = []
     if any(r not in plan_reasons for r in reasons):
-        hints.append(f'[sanitize.tools.{call.tool}] input = "warn" (for the prompt-injection finding)')
+        hints.append(
+            f'[sanitize] input = "warn" (or [sanitize.tools.{call.tool}] input, this tool only) '
+            "for the prompt-injection finding"
+        )
     if plan_reasons:
         if call.tool == "run_command":
             programs = []
@@ -185,6 +188,13 @@ class ConfirmGuard:
         message = message.format(timeout=self._config.timeout_s)
         if answer.outcome == "timeout" and desk is not None and desk.console_url is not None:
             message += f" (the call was waiting in the approval console at {desk.console_url}/)"
+            if not form and not url_mode:
+                needs = "; ".join(dict.fromkeys(reasons))
+                hints = "; or ".join(_config_hints(call, reasons))
+                message += (
+                    f"; this client cannot ask for confirmation itself; needs a yes: {needs}. "
+                    f"To let it through without a person: {hints}"
+                )
         raise Denied("confirm", reason, message)
 
     def _unsupported(self, call: ToolCall, reasons: list[str]) -> str:
