@@ -165,7 +165,7 @@ class ConfirmGuard:
                     timeout_s=float(self._config.timeout_s),
                 )
         if fresh:
-            await run.recorder.confirmation_asked(call, question)
+            await run.recorder.confirmation_asked(call, question, pending.id if pending is not None else None)
 
         started = time.time()
         if desk is None or pending is None:
@@ -173,7 +173,9 @@ class ConfirmGuard:
         else:
             answer = await self._decide(call, channel, desk, pending, question, form, url_mode)
         waited_ms = round((time.time() - (pending.created if pending is not None else started)) * 1000, 1)
-        await run.recorder.confirmation_answered(call, answer, None, waited_ms=waited_ms)
+        await run.recorder.confirmation_answered(
+            call, answer, None, waited_ms=waited_ms, decision_id=pending.id if pending is not None else None
+        )
         if answer.outcome == "accept" and answer.approved:
             if pending is not None and desk is not None:
                 if not await desk.store.consume(pending.id):

@@ -86,7 +86,11 @@ async def test_streamable_http_call_denied_in_the_browser(tmp_path: Path, mode: 
                 # the agent's bearer token does not open the console
                 status = await page.request.get(f"{url}/api/state", headers={"authorization": f"Bearer {agent.secret}"})
                 assert status.status == 401
-                await sign_in(page, config)
+                # sign in with the one-time link the server printed on stderr at start
+                [log] = list(tmp_path.glob("server-streamable-http-*.log"))
+                links = [w for w in log.read_text().split() if "/signin?t=" in w]
+                assert links and links[0].startswith(url + "/signin?t=")
+                await page.goto(links[0])
                 card = page.locator("li.card").first
                 await card.wait_for(timeout=15000)
                 assert "agent" in await card.locator(".principal").inner_text()

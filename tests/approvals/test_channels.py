@@ -60,6 +60,8 @@ async def test_client_without_elicitation_runs_after_a_console_approval(tmp_path
         [answered] = console.sink.events("confirmation_answered")
         assert answered["channel"] == "cli" and answered["approver"] == "alice" and answered["approved"] is True
         assert answered["waited_ms"] is not None and answered["waited_ms"] >= 0
+        [asked] = console.sink.events("confirmation_asked")
+        assert asked["decision_id"] == answered["decision_id"] is not None
         state = await console.state()
         assert state["pending"] == [] and state["recent"][0]["approver"] == "alice"
 
