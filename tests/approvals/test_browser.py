@@ -186,3 +186,84 @@ async def test_screenshot_of_a_pending_run_command_and_overwrite(tmp_path: Path)
     assert all(refusal(r) == ("confirm", "not_approved") for r in results[1:]) and len(results) == 4
     if os.environ.get("SECURE_MCP_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["SECURE_MCP_SCREENSHOT"])
+
+
+ATTACKER_PAGE = """<!doctype html><html><body><form id="f" method="POST" action="{url}/api/decide"
+enctype="text/plain"><input name='{{"id":"{id}","digest":"{digest}","decision":"approve","x":"' value='"}}'></form>
+<script>
+const body = JSON.stringify({{id: "{id}", digest: "{digest}", decision: "approve"}});
+Promise.allSettled([
+  fetch("{url}/api/decide", {{method: "POST", mode: "no-cors", credentials: "include", body,
+                              headers: {{"content-type": "text/plain"}}}}),
+  fetch("{url}/api/decide", {{method: "POST", credentials: "include", body,
+                              headers: {{"content-type": "application/json"}}}}),
+]).then(() => {{ document.title = "tried"; document.getElementById("f").submit(); }});
+</script></body></html>"""
+
+
+async def test_a_page_on_another_origin_cannot_approve_with_the_approvers_cookie(tmp_path: Path) -> None:
+    """A page on 127.0.0.1:<other port> is same-site (the Strict cookie is sent), but not same-origin:
+    its fetches and its form post are refused, even knowing the id and digest, and the call stays pending."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx2
+
+    from secure_mcp.approvals.keys import load_or_create_key, sign
+
+    need_browser()
+    config = write_config(tmp_path)
+    target = tmp_path / "workspace" / "f.txt"
+    target.write_text("old\n")
+    results: list[CallToolResult] = []
+    with stdio_params(config) as params:
+        async with Client(params) as client, browser_page() as page:
+
+            async def calling() -> None:
+                args = {"path": "f.txt", "content": "new\n", "mode": "overwrite"}
+                results.append(await client.call_tool("write_file", args))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(calling)
+                url = await console_url(tmp_path)
+                await sign_in(page, config)
+                await page.locator("li.card").first.wait_for(timeout=15000)
+                key = load_or_create_key(tmp_path / "state", create=False)
+
+                def api() -> httpx2.Client:
+                    headers = {"x-secure-mcp-approver": sign(key, "api", "test", 60)}
+                    return httpx2.Client(base_url=url, headers=headers, trust_env=False, timeout=10)
+
+                with api() as console_api:
+                    [item] = console_api.get("/api/state").json()["pending"]
+                html = ATTACKER_PAGE.format(url=url, id=item["id"], digest=item["digest"]).encode()
+
+                class Attacker(BaseHTTPRequestHandler):
+                    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                        self.send_response(200)
+                        self.send_header("content-type", "text/html")
+                        self.end_headers()
+                        self.wfile.write(html)
+
+                    def log_message(self, *args: Any) -> None:
+                        return None
+
+                evil = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+                thread = threading.Thread(target=evil.serve_forever, daemon=True)
+                thread.start()
+                try:
+                    await page.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
+                    await page.wait_for_url(f"{url}/api/decide", timeout=15000)  # the form post landed
+                    assert "did not come from the console page" in await page.content()
+                finally:
+                    evil.shutdown()
+                    evil.server_close()
+                with api() as console_api:
+                    assert [p["id"] for p in console_api.get("/api/state").json()["pending"]] == [item["id"]]
+                    done = console_api.post(
+                        "/api/decide", json={"id": item["id"], "digest": item["digest"], "decision": "deny"}
+                    )
+                    assert done.status_code == 200
+    [result] = results
+    assert refusal(result) == ("confirm", "not_approved")
+    assert target.read_text() == "old\n"
