@@ -1,4 +1,4 @@
-"""The command line: ``serve``, ``audit verify|show``, ``sandbox build``, ``doctor``, ``token create``."""
+"""The command line: serve, audit verify|show, sandbox build, doctor, token create, approvals."""
 
 from __future__ import annotations
 
@@ -64,6 +64,19 @@ def _parser() -> argparse.ArgumentParser:
     create = token_commands.add_parser("create", help="print a new token once, and the config lines to add")
     create.add_argument("--name", required=True)
     create.add_argument("--tools", required=True, help="comma-separated tool names")
+
+    approvals = commands.add_parser("approvals", help="decide pending calls out of band (the approval console)")
+    approvals_commands = approvals.add_subparsers(dest="approvals_command", required=True)
+    approvals_list = approvals_commands.add_parser("list", help="one pending call per line, its id first")
+    approvals_list.add_argument("--config", type=Path)
+    for verb in ("approve", "deny"):
+        decide = approvals_commands.add_parser(verb, help=f"{verb} one pending call (shows the exact action)")
+        decide.add_argument("id")
+        decide.add_argument("--config", type=Path)
+        decide.add_argument("--name", help="approver name (default: the first [approvals] approver, else you)")
+    url = approvals_commands.add_parser("url", help="print a one-time sign-in link for the console")
+    url.add_argument("--config", type=Path)
+    url.add_argument("--name", help="approver name (default: the first [approvals] approver, else you)")
     return parser
 
 
@@ -106,6 +119,15 @@ def _run(args: argparse.Namespace) -> int:
 
         offline = True if args.offline else (False if args.online else None)
         return build_image(SandboxSettings.from_config(config.sandbox), offline=offline, out=sys.stdout)
+    if args.command == "approvals":
+        from secure_mcp.approvals import cli as approvals_cli
+
+        if args.approvals_command == "list":
+            return approvals_cli.list_command(config, sys.stdout, sys.stderr)
+        if args.approvals_command == "url":
+            return approvals_cli.url_command(config, args.name, sys.stdout)
+        approve = args.approvals_command == "approve"
+        return approvals_cli.decide_command(config, args.id, approve, args.name, sys.stdout, sys.stderr)
     if args.command == "doctor":
         from secure_mcp.doctor import run_doctor
 

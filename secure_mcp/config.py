@@ -105,6 +105,28 @@ class ConfirmationConfig(_Section):
 
     when_unsupported: Literal["deny", "allow"] = "deny"
     timeout_s: int = Field(default=120, ge=1, le=3600)
+    channel: Literal["elicitation", "console", "both"] = "both"  # where a person can answer (issue 16)
+
+
+class ApprovalsConfig(_Section):
+    """``[approvals]``: the approval console, where a person decides out of band (issue 16)."""
+
+    enabled: bool = True
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8766, ge=0, le=65535)  # 0: any free port (tests); the CLI reads the state file
+    public_url: str = Field(default="", pattern=r"^(https?://[^\s/?#]+/?)?$")
+    state_dir: Path = Path("state")
+    approvers: tuple[str, ...] = ()
+    session_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 86400)
+    link_ttl_s: int = Field(default=600, ge=30, le=86400)
+
+    @field_validator("approvers")
+    @classmethod
+    def _names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", name):
+                raise ValueError(f"{name!r} is not an approver name (letters, digits, _ . @ -)")
+        return value
 
 
 class _ToolConfig(_Section):
@@ -278,6 +300,7 @@ class Config(_Section):
     limits: LimitsConfig = LimitsConfig()
     sanitize: SanitizeConfig = SanitizeConfig()
     redaction: RedactionConfig = RedactionConfig()
+    approvals: ApprovalsConfig = ApprovalsConfig()
 
     def resolve(self, path: Path) -> Path:
         """An absolute path: relative ones are taken from the config file's folder."""

@@ -28,6 +28,7 @@ from typing import Protocol
 import anyio
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
 
+from secure_mcp.approvals.desk import ApprovalDesk
 from secure_mcp.call import Caller, ToolCall, ValidatedCall
 from secure_mcp.config import Config
 from secure_mcp.confirm.channel import ConfirmationChannel, InputRequired
@@ -282,6 +283,7 @@ def build_pipeline(
     recorder: Recorder,
     redactor: ValueRedactor,
     limits: LimitsGuard | None = None,
+    desk: ApprovalDesk | None = None,
 ) -> Pipeline:
     """The only place the order of the guards is decided: auth first, confirm last.
 
@@ -295,7 +297,7 @@ def build_pipeline(
     return Pipeline(
         checks=(AuthGuard(), limits, sanitize),
         validate=ValidateGuard(),
-        approvals=(ConfirmGuard(config.confirmation, config.tools),),
+        approvals=(ConfirmGuard(config.confirmation, config.tools, desk),),
         limits=limits,
         sanitize=sanitize,
         tools=dict(tools),

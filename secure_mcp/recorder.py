@@ -92,7 +92,7 @@ class Recorder:
             }
         )
 
-    async def confirmation_asked(self, call: ToolCall, question: str) -> None:
+    async def confirmation_asked(self, call: ToolCall, question: str, decision_id: str | None = None) -> None:
         await self.write(
             {
                 "event": "confirmation_asked",
@@ -100,10 +100,18 @@ class Recorder:
                 "principal": call.caller.principal,
                 "tool": call.tool,
                 "question": question,
+                "decision_id": decision_id,
             }
         )
 
-    async def confirmation_answered(self, call: ToolCall, answer: Answer, note: str | None) -> None:
+    async def confirmation_answered(
+        self,
+        call: ToolCall,
+        answer: Answer,
+        note: str | None,
+        waited_ms: float | None = None,
+        decision_id: str | None = None,
+    ) -> None:
         await self.write(
             {
                 "event": "confirmation_answered",
@@ -114,6 +122,10 @@ class Recorder:
                 "approved": answer.approved,
                 "reason": answer.reason,
                 "note": note,
+                "channel": answer.channel,
+                "approver": answer.approver,
+                "waited_ms": waited_ms,
+                "decision_id": decision_id,
             }
         )
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from secure_mcp import __version__
+from secure_mcp.approvals.desk import ApprovalDesk, policy_version
 from secure_mcp.config import Config
 from secure_mcp.pipeline import Pipeline, build_pipeline
 from secure_mcp.recorder import AuditSink, Recorder
@@ -46,6 +47,7 @@ class Runtime:
     server: SecureServer
     pipeline: Pipeline
     instance_id: str
+    desk: ApprovalDesk | None = None
 
 
 def make_redactor(config: Config, environ: Mapping[str, str]) -> Redactor:
@@ -126,7 +128,8 @@ async def open_runtime(
         )
         recorder = Recorder(sink, redactor)
         chosen = enabled_tools(config) if tools is None else tools
-        pipeline = build_pipeline(config, chosen, env, recorder, redactor, limits)
+        desk = ApprovalDesk(policy_version(config), public_url=config.approvals.public_url)
+        pipeline = build_pipeline(config, chosen, env, recorder, redactor, limits, desk=desk)
         server = SecureServer(pipeline, transport=transport, name=config.server.name, **(server_kwargs or {}))
         await recorder.write(
             {
@@ -139,7 +142,7 @@ async def open_runtime(
             }
         )
         try:
-            yield Runtime(config=config, server=server, pipeline=pipeline, instance_id=instance_id)
+            yield Runtime(config=config, server=server, pipeline=pipeline, instance_id=instance_id, desk=desk)
         finally:
             try:
                 await recorder.write({"event": "server_stop", "instance": instance_id, "pid": os.getpid()})

@@ -9,6 +9,7 @@ import sys
 import anyio
 
 from secure_mcp import log_redaction
+from secure_mcp.approvals.serving import console_running
 from secure_mcp.config import Config
 from secure_mcp.http.app import auth_kwargs, build_app, check_bind
 from secure_mcp.runtime import make_redactor, open_runtime
@@ -28,7 +29,7 @@ def configure_logging(config: Config) -> None:
 
 
 async def serve_stdio(config: Config) -> None:
-    async with open_runtime(config, transport="stdio") as runtime:
+    async with open_runtime(config, transport="stdio") as runtime, console_running(config, runtime.desk):
         await runtime.server.run_stdio_async()
 
 
@@ -37,7 +38,10 @@ async def serve_http(config: Config, transport: str, host: str, port: int) -> No
 
     check_bind(config, host)
     kwargs = auth_kwargs(config, host, port, MCP_PATH if transport == "streamable-http" else "/sse")
-    async with open_runtime(config, transport=transport, server_kwargs=kwargs) as runtime:
+    async with (
+        open_runtime(config, transport=transport, server_kwargs=kwargs) as runtime,
+        console_running(config, runtime.desk),
+    ):
         app = build_app(runtime.server, config, transport, host, port)
         settings = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)
         server = uvicorn.Server(settings)

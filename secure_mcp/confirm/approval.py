@@ -26,3 +26,5 @@ class Answer:
     outcome: Outcome
     approved: bool = False
     reason: str | None = None
+    channel: str = "elicitation"  # where the answer came from: elicitation, url, console, cli, not asked
+    approver: str | None = None  # who answered, when known (a console or CLI approver's name)

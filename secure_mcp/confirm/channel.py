@@ -1,4 +1,8 @@
-"""How a question reaches the person: one channel per protocol era.
+"""How a question reaches the person through the client: one channel per protocol era.
+
+Two modes of elicitation: form (the question and a yes/no form, answered in the client) and URL
+(the client only opens the approval console's page for this call; the answer is given there,
+never through the client). The confirm stage decides which to use and races them with the console.
 
 - 2025-11-25 (handshake era): an ``elicitation/create`` request sent mid-call over the session's
   back-channel, bounded by ``[confirmation] timeout_s``.
@@ -20,7 +24,13 @@ import anyio
 from mcp import MCPError
 from mcp.server.elicitation import render_elicitation_schema
 from mcp.server.mcpserver import AcceptedElicitation, Context, DeclinedElicitation
-from mcp.types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
+from mcp.types import (
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitRequestURLParams,
+    ElicitResult,
+    InputRequiredResult,
+)
 from mcp_types.version import is_version_at_least
 from pydantic import ValidationError
 
@@ -28,6 +38,7 @@ from secure_mcp.confirm.approval import Answer, Approval
 
 _MODERN = "2026-07-28"
 _KEY = "secure_mcp_confirm"
+_URL_KEY = "secure_mcp_console"
 _STATE_VERSION = 1
 
 
@@ -51,6 +62,25 @@ class ConfirmationChannel(Protocol):
 
     async def ask(self, call_id: str, question: str, timeout_s: float) -> Answer: ...
 
+    @property
+    def can_open_url(self) -> bool:
+        """The client declared URL-mode elicitation: it can send a person to the console."""
+        ...
+
+    async def ask_url(
+        self, call_id: str, question: str, url: str, elicitation_id: str, timeout_s: float
+    ) -> Answer | None:
+        """Send the person to ``url``. None: the client opened it (wait for the console); else its refusal."""
+        ...
+
+    async def completed(self, elicitation_id: str) -> None:
+        """Tell the client the out-of-band interaction is over (2025-11-25 only)."""
+        ...
+
+    async def progress(self, done: float, total: float | None, message: str) -> None:
+        """A progress notification for this call (a no-op when the client asked for none)."""
+        ...
+
 
 def question_digest(question: str) -> str:
     return hashlib.sha256(question.encode()).hexdigest()
@@ -61,6 +91,19 @@ def _has_form_elicitation(context: Context[Any, Any]) -> bool:
     elicitation = caps.elicitation if caps is not None else None
     # A bare `elicitation: {}` predates modes and means form support; url-only does not.
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+def _has_url_elicitation(context: Context[Any, Any]) -> bool:
+    caps = context.client_capabilities
+    elicitation = caps.elicitation if caps is not None else None
+    return elicitation is not None and elicitation.url is not None
+
+
+async def _report(context: Context[Any, Any], done: float, total: float | None, message: str) -> None:
+    try:
+        await context.report_progress(done, total, message)
+    except Exception:  # noqa: S110 - progress is best effort; a broken client must not break the decision
+        pass
 
 
 def _answer_from(result: ElicitResult) -> Answer:
@@ -85,6 +128,19 @@ class NoChannel:
 
     async def ask(self, call_id: str, question: str, timeout_s: float) -> Answer:
         return Answer("client_error")
+
+    can_open_url = False
+
+    async def ask_url(
+        self, call_id: str, question: str, url: str, elicitation_id: str, timeout_s: float
+    ) -> Answer | None:
+        return Answer("client_error")
+
+    async def completed(self, elicitation_id: str) -> None:
+        return None
+
+    async def progress(self, done: float, total: float | None, message: str) -> None:
+        return None
 
 
 class LegacyChannel:
@@ -116,6 +172,35 @@ class LegacyChannel:
                 return Answer("decline")
             return Answer("cancel")
         return Answer("timeout")
+
+    @property
+    def can_open_url(self) -> bool:
+        session = self._context.request_context.session
+        return bool(getattr(session, "can_send_request", False)) and _has_url_elicitation(self._context)
+
+    async def ask_url(
+        self, call_id: str, question: str, url: str, elicitation_id: str, timeout_s: float
+    ) -> Answer | None:
+        with anyio.move_on_after(timeout_s):
+            try:
+                result = await self._context.elicit_url(question, url, elicitation_id)
+            except MCPError:
+                return Answer("client_error", channel="url")
+            if result.action == "accept":
+                return None
+            return Answer("decline" if result.action == "decline" else "cancel", channel="url")
+        return Answer("timeout", channel="url")
+
+    async def completed(self, elicitation_id: str) -> None:
+        try:
+            await self._context.request_context.session.send_elicit_complete(
+                elicitation_id, related_request_id=self._context.request_id
+            )
+        except Exception:  # noqa: S110 - a notification the client may not want; the decision stands
+            pass
+
+    async def progress(self, done: float, total: float | None, message: str) -> None:
+        await _report(self._context, done, total, message)
 
 
 class ModernChannel:
@@ -167,6 +252,37 @@ class ModernChannel:
         )
         new_state = {"v": _STATE_VERSION, "call_id": call_id, "q": digest, "asked_at": self._clock()}
         raise InputRequired(InputRequiredResult(input_requests={_KEY: request}, request_state=json.dumps(new_state)))
+
+    @property
+    def can_open_url(self) -> bool:
+        return _has_url_elicitation(self._context)
+
+    async def ask_url(
+        self, call_id: str, question: str, url: str, elicitation_id: str, timeout_s: float
+    ) -> Answer | None:
+        digest = question_digest(question + "\n" + url)
+        state = self._state
+        responses = self._context.input_responses or {}
+        if state is not None and state["q"] == digest and _URL_KEY in responses:
+            if self._clock() - float(state["asked_at"]) > timeout_s:
+                return Answer("timeout", channel="url")
+            response = responses[_URL_KEY]
+            if not isinstance(response, ElicitResult):
+                return Answer("malformed", channel="url")
+            if response.action == "accept":
+                return None
+            return Answer("decline" if response.action == "decline" else "cancel", channel="url")
+        request = ElicitRequest(params=ElicitRequestURLParams(message=question, url=url, elicitation_id=elicitation_id))
+        new_state = {"v": _STATE_VERSION, "call_id": call_id, "q": digest, "asked_at": self._clock()}
+        raise InputRequired(
+            InputRequiredResult(input_requests={_URL_KEY: request}, request_state=json.dumps(new_state))
+        )
+
+    async def completed(self, elicitation_id: str) -> None:
+        return None  # 2026-07-28 has no server-to-client notifications for this: the retry carries on
+
+    async def progress(self, done: float, total: float | None, message: str) -> None:
+        await _report(self._context, done, total, message)
 
 
 def channel_for(context: Context[Any, Any] | None) -> ConfirmationChannel:

@@ -163,6 +163,21 @@ class FakeChannel:
         self.questions.append(question)
         return self.answer
 
+    @property
+    def can_open_url(self) -> bool:
+        return False
+
+    async def ask_url(
+        self, call_id: str, question: str, url: str, elicitation_id: str, timeout_s: float
+    ) -> Answer | None:
+        raise AssertionError("the fake client has no URL-mode elicitation")
+
+    async def completed(self, elicitation_id: str) -> None:
+        return None
+
+    async def progress(self, done: float, total: float | None, message: str) -> None:
+        return None
+
 
 def echo_spec(
     journal: Journal, *, fault: BaseException | None = None, sandboxed: bool = True, available: bool = True
