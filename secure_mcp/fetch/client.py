@@ -93,7 +93,7 @@ async def _follow(
 ) -> FetchOutcome:
     current, warnings, redirects = first, list[str](), 0
     while True:
-        addresses = await _resolve(current, resolver)
+        addresses = await _resolve_hop(current, resolver, redirects)
         connection = await _connect(current, addresses, context)
         try:
             head = await _guarded(current, connection.request(current.parsed.target, current.parsed.authority))
@@ -119,6 +119,16 @@ def _check_redirect(current: ParsedTarget, location: str, policy: FetchPolicy, n
         raise Denied("validate", exc.reason, f"redirect {number} refused: {exc.message}") from None
     except ValueError:
         raise Denied("validate", "bad_url", f"redirect {number} refused: the Location is not a URL") from None
+
+
+async def _resolve_hop(target: ParsedTarget, resolver: Resolver, number: int) -> tuple[IPAddress, ...]:
+    """Resolve and judge one hop; a redirect hop refused here says so like one refused statically."""
+    try:
+        return await _resolve(target, resolver)
+    except Denied as exc:
+        if number == 0:
+            raise
+        raise Denied(exc.stage, exc.reason, f"redirect {number} refused: {exc.message}") from None
 
 
 async def _resolve(target: ParsedTarget, resolver: Resolver) -> tuple[IPAddress, ...]:
