@@ -225,6 +225,20 @@ class AuthConfig(_Section):
             raise ValueError("two tokens share one sha256")
         return self
 
+    @model_validator(mode="after")
+    def _not_disabled_and_configured(self) -> AuthConfig:
+        # Obeying either half would be wrong: dropping the tokens lets a tokenless request run every
+        # tool, ignoring ``disabled`` hides a setting someone wrote on purpose. Refuse, say which.
+        if self.disabled and (self.tokens or self.oidc is not None):
+            configured = " and ".join(
+                name for name, on in (("[[auth.tokens]]", bool(self.tokens)), ("[auth.oidc]", self.oidc is not None)) if on
+            )
+            raise ValueError(
+                f"[auth] disabled = true cannot be combined with {configured}: remove 'disabled = true' to "
+                "require the configured tokens, or remove the tokens to run without auth (loopback only)"
+            )
+        return self
+
 
 class LimitsConfig(_Section):
     """``[limits]``: per-principal call rate and concurrency."""
