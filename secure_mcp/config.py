@@ -230,9 +230,8 @@ class AuthConfig(_Section):
         # Obeying either half would be wrong: dropping the tokens lets a tokenless request run every
         # tool, ignoring ``disabled`` hides a setting someone wrote on purpose. Refuse, say which.
         if self.disabled and (self.tokens or self.oidc is not None):
-            configured = " and ".join(
-                name for name, on in (("[[auth.tokens]]", bool(self.tokens)), ("[auth.oidc]", self.oidc is not None)) if on
-            )
+            named = [name for name, on in (("[[auth.tokens]]", self.tokens), ("[auth.oidc]", self.oidc)) if on]
+            configured = " and ".join(named)
             raise ValueError(
                 f"[auth] disabled = true cannot be combined with {configured}: remove 'disabled = true' to "
                 "require the configured tokens, or remove the tokens to run without auth (loopback only)"

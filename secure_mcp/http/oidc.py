@@ -14,9 +14,9 @@ accepts is deliberately narrow, because a verifier that is lenient in any one pl
   entry that is symmetric, private, for encryption, or for an algorithm not configured is skipped.
   A token must name its key by ``kid``.
 - **Claims:** ``exp`` is required, and ``iat`` or ``nbf``; each of the three that is present must
-  be a JSON number (not a string, not a boolean) and is checked with ``leeway_s``. ``iss`` must equal ``issuer``; ``aud`` must be or contain ``audience``. The principal
-  claim (``sub`` by default) must be a short printable string, since it is shown to humans in
-  confirmation prompts.
+  be a JSON number (not a string, not a boolean) and is checked with ``leeway_s``. ``iss`` must
+  equal ``issuer``; ``aud`` must be or contain ``audience``. The principal claim (``sub`` by
+  default) must be a short printable string, since it is shown to humans in confirmation prompts.
 - **Tools:** only scopes starting with ``tool_scope_prefix`` grant tools; ``<prefix>run_command``
   becomes the project's ``tool:run_command``. Everything else in ``scope``/``scp`` is ignored. A
   scope string is split on the space character only (RFC 6749), never on other whitespace.
