@@ -246,6 +246,11 @@ class LimitsConfig(_Section):
     burst: int = Field(default=20, ge=1, le=10_000)
     max_concurrent_sandboxes: int = Field(default=2, ge=1, le=64)
     max_argument_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # Open MCP sessions per principal (streamable HTTP sessions and SSE connections), so one token
+    # cannot fill the server-wide table and lock every other principal out.
+    max_sessions: int = Field(default=16, ge=1, le=10_000)
+    # A session with no request in flight (SSE: no message either way) for this long is closed.
+    session_idle_timeout_s: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
 
 
 class SanitizeToolConfig(_Section):

@@ -38,7 +38,7 @@ async def serve_http(config: Config, transport: str, host: str, port: int) -> No
     check_bind(config, host)
     kwargs = auth_kwargs(config, host, port, MCP_PATH if transport == "streamable-http" else "/sse")
     async with open_runtime(config, transport=transport, server_kwargs=kwargs) as runtime:
-        app = build_app(runtime.server, config, transport, host, port)
+        app = build_app(runtime.server, config, transport, host, port, limits=runtime.pipeline.limits)
         settings = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)
         server = uvicorn.Server(settings)
         await server.serve()
