@@ -159,6 +159,7 @@ def build_app(
     else:
         app = server.streamable_http_app(transport_security=security, host=host, session_idle_timeout=idle_s)
         _wrap_route(app, MCP_PATH, StreamableSessionGate, policy)
+    app.state.session_policy = policy  # serve ends its streams at shutdown
     return app
 
 

@@ -25,7 +25,8 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -168,6 +169,35 @@ class SessionPolicy:
         self.table = table
         self._limits = limits
         self._auth_required = auth_required
+        self._streams: dict[anyio.CancelScope, bool] = {}  # open long-lived streams -> carries call results
+        self.closing = False
+
+    @contextmanager
+    def stream(self, *, carries_results: bool) -> Iterator[anyio.CancelScope]:
+        """A cancel scope for a long-lived response that ``end_streams`` can cut at shutdown."""
+        scope = anyio.CancelScope()
+        if self.closing:
+            scope.cancel()
+        self._streams[scope] = carries_results
+        try:
+            with scope:
+                yield scope
+        finally:
+            self._streams.pop(scope, None)
+
+    def end_streams(self, *, with_results: bool) -> int:
+        """Cut the open streams that carry no call results (and, given ``with_results``, the others too).
+
+        A streamable-HTTP GET stream only carries server-initiated messages, so it can go at once; an
+        SSE stream carries the answers of calls, so it goes once the calls in flight are answered.
+        """
+        self.closing = True
+        cut = 0
+        for scope, carries in list(self._streams.items()):
+            if with_results or not carries:
+                scope.cancel()
+                cut += 1
+        return cut
 
     def principal(self, scope: Scope) -> str | None:
         """The verified principal, ``anonymous@loopback`` with auth disabled, None if unauthenticated."""
@@ -236,12 +266,26 @@ class _Status:
         self._send = send
         self._name = header
 
+        self.complete = False
+
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.code = int(message["status"])
             if self._name is not None:
                 self.header = _response_header(message, self._name)
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.complete = True
         await self._send(message)
+
+    async def finish(self) -> None:
+        """End a streamed response that was cut, so the client sees a clean end, not a torn connection."""
+        if self.code is None or self.complete:
+            return
+        self.complete = True
+        try:
+            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+        except Exception:  # the client is gone already; nothing is left to tell it
+            logger.debug("client gone before its stream was ended")
 
 
 class StreamableSessionGate:
@@ -266,7 +310,13 @@ class StreamableSessionGate:
             return
         status = _Status(send)
         try:
-            await self.app(scope, receive, status)
+            if scope.get("method") == "GET":  # the standalone stream: server-initiated messages only
+                with self._policy.stream(carries_results=False) as cut:
+                    await self.app(scope, receive, status)
+                if cut.cancelled_caught:
+                    await status.finish()
+            else:
+                await self.app(scope, receive, status)
         finally:
             table.leave(session_id)
             deleted = scope.get("method") == "DELETE" and status.code is not None and status.code < 300
@@ -336,7 +386,10 @@ class SseStreamGate:
             return
         stream = _SseStream(self.app, self._policy.table, principal, send)
         try:
-            await stream.run(scope, receive)
+            with self._policy.stream(carries_results=True) as cut:
+                await stream.run(scope, receive)
+            if cut.cancelled_caught:
+                await stream.finish()
         finally:
             stream.end()
 
@@ -359,8 +412,8 @@ class _SseStream:
             group.start_soon(self._watch_idle, group.cancel_scope)
             await self._app(scope, receive, self._forward)
             group.cancel_scope.cancel()  # the stream ended on its own: stop the watchdog
-        if self._expired and self._started and not self._finished:
-            await self._finish()
+        if self._expired:
+            await self.finish()
 
     async def _forward(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -391,8 +444,11 @@ class _SseStream:
             scope.cancel()
             return
 
-    async def _finish(self) -> None:
+    async def finish(self) -> None:
         """End the chunked response properly after the stream was cut, so the client sees a clean close."""
+        if not self._started or self._finished:
+            return
+        self._finished = True
         try:
             await self._send({"type": "http.response.body", "body": b"", "more_body": False})
         except Exception:  # the client is gone already; nothing is left to tell it
