@@ -6,14 +6,15 @@ back after 13-18 s with a core busy. The fixture server is on loopback (admitted
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import time
+from pathlib import Path
 
 import pytest
 
 from secure_mcp.errors import ToolFailure
 from secure_mcp.fetch import FetchPolicy, fetch
-from secure_mcp.fetch.worker import ConversionTimeout, convert_html
+from secure_mcp.fetch.worker import MAX_IDLE, ConversionTimeout, convert_html
 
 from .helpers import FixtureServer, html
 
@@ -26,8 +27,19 @@ def policy(server: FixtureServer, timeout_s: float) -> FetchPolicy:
     return FetchPolicy(allow_hosts=(f"{server.host}:{server.port}",), timeout_s=timeout_s, max_bytes=2 * 1024 * 1024)
 
 
-def workers() -> list[str]:
-    return [child.name for child in multiprocessing.active_children() if child.name == "secure-mcp-convert"]
+def workers() -> dict[int, str]:
+    """This process's conversion workers and their states (``S`` idle, ``R`` computing)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        state, parent = stat.rpartition(")")[2].split()[:2]
+        if int(parent) == os.getpid() and b"child_main" in cmdline:
+            found[int(entry.name)] = state
+    return found
 
 
 @pytest.mark.parametrize("fmt", ["markdown", "text"])
@@ -40,7 +52,8 @@ async def test_a_slow_conversion_is_stopped_at_the_deadline_and_says_so(fmt: str
     assert caught.value.reason == "timeout"
     assert caught.value.message.startswith(f"the fetch did not finish within 1 s: converting the HTML page to {fmt}")
     assert elapsed < 1.0 + SLACK_S, elapsed
-    assert workers() == []  # killed and reaped, not left computing
+    left = workers()  # the timed-out worker is killed and reaped; only idle ones are left
+    assert len(left) <= MAX_IDLE and set(left.values()) <= {"S"}, left
 
 
 async def test_the_same_page_as_raw_is_returned_within_the_time() -> None:
@@ -57,7 +70,6 @@ async def test_the_conversion_gets_only_what_the_network_left() -> None:
     assert outcome.content == "# Title\n\nbody\n"
     with pytest.raises(ConversionTimeout):
         await convert_html("<p>x</p>", "markdown", 0.0)  # nothing left: not even started
-    assert workers() == []
 
 
 async def test_a_small_page_converts_in_a_worker_quickly() -> None:
