@@ -27,7 +27,7 @@ from tests.fetch.helpers import FixtureServer
 from tests.http.servers import WIDE, Served, free_port, sdk_client, serve_command, server_env, stop
 from tests.support import REQUIRE_DOCKER, SANDBOX_IMAGE, docker_problem
 
-pytestmark = [pytest.mark.anyio, pytest.mark.docker]
+pytestmark = pytest.mark.anyio
 SLOW_ANSWER_S = 1.5
 EXIT_WITHIN_S = 8.0  # drain + pool removal on a shared, loaded machine; 0.1 never removed them at all
 
@@ -71,6 +71,7 @@ async def slow_route(writer: asyncio.StreamWriter) -> None:
     await writer.drain()
 
 
+@pytest.mark.docker
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])
 async def test_sigterm_answers_the_call_in_flight_removes_the_pool_and_closes_the_audit_log(
     folder: Path, transport: str
@@ -144,3 +145,37 @@ async def test_sigterm_answers_the_call_in_flight_removes_the_pool_and_closes_th
             stop(proc)
             if instance:
                 remove_containers(instance)
+
+
+def test_sigterm_on_stdio_ends_like_ctrl_c_with_the_stop_record(tmp_path: Path) -> None:
+    """stdio: SIGTERM is handled like SIGINT; once the client closes stdin the log is closed properly."""
+    (tmp_path / "workspace").mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text("[sandbox]\nwarm_pool = 0\n")
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+    }
+    proc = subprocess.Popen(
+        serve_command(config),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=server_env(),
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write((json.dumps(initialize) + "\n").encode())
+        proc.stdin.flush()
+        assert b'"result"' in proc.stdout.readline()
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        proc.stdin.close()  # what an MCP client does when it ends a stdio server
+        proc.wait(timeout=30)
+        records = audit_records(tmp_path)
+        assert records[-1]["event"] == "server_stop", records[-1]
+    finally:
+        stop(proc)
