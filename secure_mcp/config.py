@@ -247,6 +247,19 @@ class AuthConfig(_Section):
             raise ValueError("two tokens share one sha256")
         return self
 
+    @model_validator(mode="after")
+    def _not_disabled_and_configured(self) -> AuthConfig:
+        # Obeying either half would be wrong: dropping the tokens lets a tokenless request run every
+        # tool, ignoring ``disabled`` hides a setting someone wrote on purpose. Refuse, say which.
+        if self.disabled and (self.tokens or self.oidc is not None):
+            named = [name for name, on in (("[[auth.tokens]]", self.tokens), ("[auth.oidc]", self.oidc)) if on]
+            configured = " and ".join(named)
+            raise ValueError(
+                f"[auth] disabled = true cannot be combined with {configured}: remove 'disabled = true' to "
+                "require the configured tokens, or remove the tokens to run without auth (loopback only)"
+            )
+        return self
+
 
 class LimitsConfig(_Section):
     """``[limits]``: per-principal call rate and concurrency."""
@@ -255,6 +268,11 @@ class LimitsConfig(_Section):
     burst: int = Field(default=20, ge=1, le=10_000)
     max_concurrent_sandboxes: int = Field(default=2, ge=1, le=64)
     max_argument_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # Open MCP sessions per principal (streamable HTTP sessions and SSE connections), so one token
+    # cannot fill the server-wide table and lock every other principal out.
+    max_sessions: int = Field(default=16, ge=1, le=10_000)
+    # A session with no request in flight (SSE: no message either way) for this long is closed.
+    session_idle_timeout_s: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
 
 
 class SanitizeToolConfig(_Section):

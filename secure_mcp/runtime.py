@@ -47,6 +47,7 @@ class Runtime:
     server: SecureServer
     pipeline: Pipeline
     instance_id: str
+    limits: LimitsGuard
     desk: ApprovalDesk | None = None
 
 
@@ -129,6 +130,7 @@ async def open_runtime(
         recorder = Recorder(sink, redactor)
         chosen = enabled_tools(config) if tools is None else tools
         desk = ApprovalDesk(policy_version(config), public_url=config.approvals.public_url)
+        limits = limits or LimitsGuard(config.limits)
         pipeline = build_pipeline(config, chosen, env, recorder, redactor, limits, desk=desk)
         server = SecureServer(pipeline, transport=transport, name=config.server.name, **(server_kwargs or {}))
         await recorder.write(
@@ -142,7 +144,9 @@ async def open_runtime(
             }
         )
         try:
-            yield Runtime(config=config, server=server, pipeline=pipeline, instance_id=instance_id, desk=desk)
+            yield Runtime(
+                config=config, server=server, pipeline=pipeline, instance_id=instance_id, limits=limits, desk=desk
+            )
         finally:
             try:
                 await recorder.write({"event": "server_stop", "instance": instance_id, "pid": os.getpid()})

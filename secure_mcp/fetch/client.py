@@ -8,27 +8,23 @@ of exactly those answers. The whole fetch, all hops included, runs under one dea
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Awaitable
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal, TypeVar
 from urllib.parse import urljoin
 
 import anyio
-import anyio.to_thread
 
 from secure_mcp.errors import Denied, ToolFailure
 from secure_mcp.fetch._http import PinnedConnection, ResponseHead
 from secure_mcp.fetch.addresses import IPAddress
-from secure_mcp.fetch.convert import (
-    ContentType,
-    decode_body,
-    html_to_markdown,
-    html_to_text,
-    parse_content_type,
-)
+from secure_mcp.fetch.convert import ContentType, decode_body, parse_content_type
 from secure_mcp.fetch.policy import FetchOutcome, FetchPolicy
 from secure_mcp.fetch.resolver import Resolver, SystemResolver
 from secure_mcp.fetch.targets import ParsedTarget, check_url, judge_resolved
+from secure_mcp.fetch.worker import ConversionFailed, ConversionTimeout, convert_html
 
 Format = Literal["markdown", "text", "raw"]
 _FORMATS = ("markdown", "text", "raw")
@@ -68,7 +64,8 @@ async def fetch(
         Denied: stage ``validate``, for any refused target (first URL or redirect hop).
         ToolFailure: an ordinary failure: ``timeout``, ``dns_failure``, ``connection_refused``,
             ``connection_failed``, ``tls_verify``, ``tls_error``, ``protocol_error``,
-            ``content_type``, ``content_encoding``, ``too_many_redirects``.
+            ``content_type``, ``content_encoding``, ``too_many_redirects``, ``conversion_failed``.
+            ``timeout`` covers the HTML conversion too: it runs in a worker killed when time is up.
     """
     if fmt not in _FORMATS:
         raise Denied("validate", "bad_format", "format must be one of markdown, text, raw")
@@ -76,30 +73,39 @@ async def fetch(
     if limit < 1:
         raise Denied("validate", "bad_max_bytes", "max_bytes must be at least 1")
     first = check_url(url, policy)
+    deadline = time.monotonic() + policy.timeout_s
     try:
         with anyio.fail_after(policy.timeout_s):
-            return await _follow(first, fmt, policy, resolver or SystemResolver(), limit, ssl_context)
+            fetched = await _follow(first, policy, resolver or SystemResolver(), limit, ssl_context)
     except TimeoutError:
         raise ToolFailure("timeout", f"the fetch did not finish within {policy.timeout_s:g} s") from None
+    return await _converted(fetched, fmt, deadline - time.monotonic(), policy.timeout_s)
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """A response read and decoded, not yet converted: the outcome with the decoded text as content."""
+
+    outcome: FetchOutcome
+    content_type: ContentType | None
 
 
 async def _follow(
     first: ParsedTarget,
-    fmt: Format,
     policy: FetchPolicy,
     resolver: Resolver,
     limit: int,
     context: ssl.SSLContext | None,
-) -> FetchOutcome:
+) -> _Fetched:
     current, warnings, redirects = first, list[str](), 0
     while True:
-        addresses = await _resolve(current, resolver)
+        addresses = await _resolve_hop(current, resolver, redirects)
         connection = await _connect(current, addresses, context)
         try:
             head = await _guarded(current, connection.request(current.parsed.target, current.parsed.authority))
             location = head.header("location") if head.status in _REDIRECTS else None
             if location is None:
-                return await _outcome(first, current, head, connection, fmt, limit, warnings)
+                return await _outcome(first, current, head, connection, limit, warnings)
         finally:
             connection.close()
         redirects += 1
@@ -119,6 +125,16 @@ def _check_redirect(current: ParsedTarget, location: str, policy: FetchPolicy, n
         raise Denied("validate", exc.reason, f"redirect {number} refused: {exc.message}") from None
     except ValueError:
         raise Denied("validate", "bad_url", f"redirect {number} refused: the Location is not a URL") from None
+
+
+async def _resolve_hop(target: ParsedTarget, resolver: Resolver, number: int) -> tuple[IPAddress, ...]:
+    """Resolve and judge one hop; a redirect hop refused here says so like one refused statically."""
+    try:
+        return await _resolve(target, resolver)
+    except Denied as exc:
+        if number == 0:
+            raise
+        raise Denied(exc.stage, exc.reason, f"redirect {number} refused: {exc.message}") from None
 
 
 async def _resolve(target: ParsedTarget, resolver: Resolver) -> tuple[IPAddress, ...]:
@@ -165,29 +181,42 @@ async def _outcome(
     final: ParsedTarget,
     head: ResponseHead,
     connection: PinnedConnection,
-    fmt: Format,
     limit: int,
     warnings: list[str],
-) -> FetchOutcome:
+) -> _Fetched:
     content_type = parse_content_type(head.header("content-type"))
     if content_type is None or not content_type.is_text:
         if head.status in _NO_BODY:
-            return FetchOutcome(first.url, final.url, head.status, "", "", False, tuple(warnings))
+            return _Fetched(FetchOutcome(first.url, final.url, head.status, "", "", False, tuple(warnings)), None)
         named = content_type.media_type[:100] if content_type is not None else "(none)"
         raise ToolFailure("content_type", f"the content type {named} is refused; only text types and JSON are returned")
     body, truncated = await _guarded(final, connection.read_body(head, limit))
     text, charset_warnings = decode_body(body, content_type, truncated=truncated)
     warnings.extend(charset_warnings)
-    # Parsing and converting a large page takes tens to hundreds of milliseconds: off the event loop,
-    # so one big fetch does not stall every other call the server is serving.
-    content = await anyio.to_thread.run_sync(_convert, text, content_type, fmt, warnings)
-    return FetchOutcome(first.url, final.url, head.status, content_type.media_type, content, truncated, tuple(warnings))
+    outcome = FetchOutcome(first.url, final.url, head.status, content_type.media_type, text, truncated, tuple(warnings))
+    return _Fetched(outcome, content_type)
 
 
-def _convert(text: str, content_type: ContentType, fmt: Format, warnings: list[str]) -> str:
-    if fmt == "raw" or not content_type.is_html:
-        return text
-    converted, hidden = html_to_markdown(text) if fmt == "markdown" else html_to_text(text)
+async def _converted(fetched: _Fetched, fmt: Format, budget_s: float, timeout_s: float) -> FetchOutcome:
+    """HTML to ``fmt`` within what is left of the fetch's time, in a worker that is killed at the end.
+
+    Conversion of a large page takes seconds of CPU that no thread can interrupt (see ``worker``), so
+    it runs in a process and the remaining budget of ``timeout_s`` bounds it.
+    """
+    outcome, content_type = fetched.outcome, fetched.content_type
+    if fmt == "raw" or content_type is None or not content_type.is_html:
+        return outcome
+    try:
+        converted, hidden = await convert_html(outcome.content, fmt, budget_s)
+    except ConversionTimeout:
+        raise ToolFailure(
+            "timeout",
+            f"the fetch did not finish within {timeout_s:g} s: converting the HTML page to {fmt} was "
+            "stopped when the time was up (ask for format='raw', or a smaller max_bytes)",
+        ) from None
+    except ConversionFailed as exc:
+        raise ToolFailure("conversion_failed", f"the HTML page could not be converted to {fmt} ({exc})") from None
+    warnings = list(outcome.warnings)
     if hidden:
         warnings.append(f"{hidden} hidden page element(s) were removed from the converted content")
-    return converted
+    return replace(outcome, content=converted, warnings=tuple(warnings))

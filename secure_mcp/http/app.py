@@ -9,6 +9,7 @@ needs ``[auth] disabled``.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from typing import Any
 
 from mcp.server.auth.provider import TokenVerifier
@@ -17,14 +18,25 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from secure_mcp.config import Config
 from secure_mcp.errors import ConfigError
 from secure_mcp.http.oidc import OidcTokenVerifier
+from secure_mcp.http.sessions import (
+    RateCharger,
+    SessionPolicy,
+    SessionTable,
+    SseMessageGate,
+    SseStreamGate,
+    StreamableSessionGate,
+)
 from secure_mcp.http.tokens import ChainTokenVerifier, ConfigTokenVerifier
 from secure_mcp.server import ServerOptions
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+MCP_PATH = "/mcp"
 
 
 def is_loopback_host(host: str) -> bool:
@@ -127,12 +139,41 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def build_app(server: Any, config: Config, transport: str, host: str, port: int) -> Starlette:
-    """The ASGI app for ``sse`` or ``streamable-http`` with ``/healthz`` added."""
+def build_app(
+    server: Any, config: Config, transport: str, host: str, port: int, limits: RateCharger | None = None
+) -> Starlette:
+    """The ASGI app for ``sse`` or ``streamable-http`` with ``/healthz`` added.
+
+    The MCP endpoints are wrapped by the session gates (``sessions.py``): per-principal session caps,
+    idle expiry and, given ``limits`` (the pipeline's ``LimitsGuard``), a rate charge per opening.
+    """
     security = transport_security(config, host, port)
     server.custom_route("/healthz", methods=["GET"])(healthz)
+    idle_s = config.limits.session_idle_timeout_s
+    policy = SessionPolicy(
+        SessionTable(config.limits.max_sessions, idle_s), limits, auth_required=not config.auth.disabled
+    )
     if transport == "sse":
         app: Starlette = server.sse_app(transport_security=security, host=host)
+        _wrap_route(app, "/sse", SseStreamGate, policy)
+        _wrap_route(app, "/messages", SseMessageGate, policy)
     else:
-        app = server.streamable_http_app(transport_security=security, host=host)
+        app = server.streamable_http_app(transport_security=security, host=host, session_idle_timeout=idle_s)
+        _wrap_route(app, MCP_PATH, StreamableSessionGate, policy)
+    app.state.session_policy = policy  # serve ends its streams at shutdown
     return app
+
+
+def _wrap_route(
+    app: Starlette, path: str, gate: Callable[[ASGIApp, SessionPolicy], ASGIApp], policy: SessionPolicy
+) -> None:
+    """Put ``gate`` around the endpoint at ``path``: inside the app's auth middleware, so it sees the user.
+
+    Raises:
+        RuntimeError: no such route (an SDK change): the server must not run without its gates.
+    """
+    for route in app.routes:
+        if isinstance(route, Route | Mount) and route.path == path:
+            route.app = gate(route.app, policy)
+            return
+    raise RuntimeError(f"the SDK app has no route {path}: the session limits cannot be applied")

@@ -13,12 +13,13 @@ accepts is deliberately narrow, because a verifier that is lenient in any one pl
 - **Keys:** public RSA (>= 2048 bits), EC P-256/P-384 and Ed25519/Ed448 keys with a ``kid``; a JWKS
   entry that is symmetric, private, for encryption, or for an algorithm not configured is skipped.
   A token must name its key by ``kid``.
-- **Claims:** ``exp`` is required, and ``iat`` or ``nbf``; all three are numbers checked with
-  ``leeway_s``. ``iss`` must equal ``issuer``; ``aud`` must be or contain ``audience``. The principal
-  claim (``sub`` by default) must be a short printable string, since it is shown to humans in
-  confirmation prompts.
+- **Claims:** ``exp`` is required, and ``iat`` or ``nbf``; each of the three that is present must
+  be a JSON number (not a string, not a boolean) and is checked with ``leeway_s``. ``iss`` must
+  equal ``issuer``; ``aud`` must be or contain ``audience``. The principal claim (``sub`` by
+  default) must be a short printable string, since it is shown to humans in confirmation prompts.
 - **Tools:** only scopes starting with ``tool_scope_prefix`` grant tools; ``<prefix>run_command``
-  becomes the project's ``tool:run_command``. Everything else in ``scope``/``scp`` is ignored.
+  becomes the project's ``tool:run_command``. Everything else in ``scope``/``scp`` is ignored. A
+  scope string is split on the space character only (RFC 6749), never on other whitespace.
 
 The principal is ``oidc:<claim>``. Static token names cannot contain ``:``, so a JWT whose ``sub``
 is ``ci-agent`` is ``oidc:ci-agent`` and never shares the static token ``ci-agent``'s grant, rate
@@ -345,14 +346,19 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
 
 
 def _scopes(claims: Mapping[str, Any]) -> list[str]:
-    """Scopes from ``scope`` (RFC 9068: space-separated) and ``scp`` (a list, or a string as Entra sends)."""
+    """Scopes from ``scope`` (RFC 9068: space-separated) and ``scp`` (a list, or a string as Entra sends).
+
+    A scope string is split on U+0020 only (RFC 6749 section 3.3). ``str.split()`` would also split on
+    NBSP, tabs, line breaks and other Unicode spaces, so ``project:demo<NBSP>tool:write_file``, one
+    scope to the issuer, would grant ``write_file`` here.
+    """
     found: list[str] = []
     for name in ("scope", "scp"):
         if name not in claims:
             continue
         value = claims[name]
         if isinstance(value, str):
-            found.extend(value.split())
+            found.extend(part for part in value.split(" ") if part)
         elif isinstance(value, list) and all(isinstance(item, str) for item in value):
             found.extend(value)
         else:
@@ -441,10 +447,13 @@ class OidcTokenVerifier:
                 "enforce_minimum_key_length": True,
             },
         )
-        expires = _number(claims, "exp")
+        # Every NumericDate present is checked, each on its own: PyJWT reads ``int(value)``, so "0",
+        # false or " 1 " pass its time checks, and a short-circuit here once skipped ``nbf``.
+        dates = {name: _number(claims, name) for name in ("exp", "iat", "nbf")}
+        expires = dates["exp"]
         if expires is None:
             raise _Refused("no 'exp'")
-        if _number(claims, "iat") is None and _number(claims, "nbf") is None:
+        if dates["iat"] is None and dates["nbf"] is None:
             raise _Refused("neither 'iat' nor 'nbf'")
         principal = claims.get(settings.principal_claim)
         if not isinstance(principal, str) or not principal:

@@ -111,13 +111,24 @@ class LimitsGuard:
             return  # the confirmed retry of a call whose first round this server charged
         wait = self._buckets.take(principal)
         if wait > 0:
-            raise Denied(
-                "limits",
-                "rate_limited",
-                f"'{principal}' is over {self._config.calls_per_minute} calls per minute "
-                f"(burst {self._config.burst}); retry in {math.ceil(wait)} s",
-            )
+            raise Denied("limits", "rate_limited", self.rate_message(principal, wait))
         self._prepaid.remember(principal, call.call_id)
+
+    def charge(self, principal: str) -> float:
+        """Take one token from the principal's call bucket for work that is not a tool call.
+
+        Opening an MCP session (``initialize``, an SSE connection) costs the same as a call, so a
+        flood of session openings runs into the same limit. Returns 0 when charged, else the
+        seconds until a token is there (nothing was taken).
+        """
+        return self._buckets.take(principal)
+
+    def rate_message(self, principal: str, wait: float) -> str:
+        """The refusal text for a rate-limited principal (the same words the tool calls get)."""
+        return (
+            f"'{principal}' is over {self._config.calls_per_minute} calls per minute "
+            f"(burst {self._config.burst}); retry in {math.ceil(wait)} s"
+        )
 
     @asynccontextmanager
     async def sandbox_slot(self, principal: str) -> AsyncIterator[None]:

@@ -127,6 +127,17 @@ async def test_redirect_hops_get_every_static_and_address_check(location: str, r
     assert caught.value.reason == reason
 
 
+async def test_redirect_to_a_name_resolving_to_loopback_carries_the_documented_prefix() -> None:
+    """A hop refused at resolution time reads like any other refused hop: ``redirect N refused: ...``."""
+    resolver = FakeResolver({"vm.test": [["127.0.0.1"]]})
+    async with FixtureServer({"/r": redirect("http://vm.test/x")}) as server:
+        with pytest.raises(Denied) as caught:
+            await fetch(server.url("/r"), "raw", exempt(server), resolver=resolver)
+    assert (caught.value.stage, caught.value.reason) == ("validate", "loopback")
+    assert caught.value.message.startswith("redirect 1 refused: vm.test resolves to 127.0.0.1, ")
+    assert resolver.calls == ["vm.test"]
+
+
 async def test_redirect_to_blocked_domain_is_refused() -> None:
     """Domain lists apply to every hop."""
     resolver = FakeResolver({"site.test": [["127.0.0.1"]]})

@@ -161,6 +161,25 @@ async def test_a_custom_prefix_maps_to_the_projects_tool_scopes_and_only_that_pr
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("separator", ["\u00a0", "\t", "\n", "\u2003", "\u3000", "\x1f"])
+async def test_scopes_split_on_the_space_character_only(separator: str) -> None:
+    """RFC 6749 3.3: scopes are separated by U+0020 alone; other whitespace is part of one scope."""
+    one = f"project:demo{separator}tool:write_file"
+    for claim in ("scope", "scp"):
+        overrides: dict[str, Any] = {"scope": DROP, claim: f"openid {one} tool:fetch_url"}
+        access = await verifier().verify_token(mint(**overrides))
+        assert access is not None
+        assert access.scopes == ["tool:fetch_url"], (claim, separator)
+
+
+@pytest.mark.anyio
+async def test_runs_of_spaces_between_scopes_grant_no_empty_tool() -> None:
+    access = await verifier().verify_token(mint(scope="  tool:write_file   tool:fetch_url "))
+    assert access is not None
+    assert access.scopes == ["tool:write_file", "tool:fetch_url"]
+
+
+@pytest.mark.anyio
 async def test_a_scope_without_the_prefix_grants_no_tool() -> None:
     access = await verifier().verify_token(mint(scope="write_file run_command admin tool-write_file"))
     assert access is not None
@@ -199,6 +218,11 @@ REFUSED_CLAIMS = {
     "no-exp": {"exp": DROP},
     "exp-as-string": {"exp": str(_now() + 300)},
     "neither-iat-nor-nbf": {"iat": DROP},
+    "nbf-as-string-with-iat": {"nbf": "0"},
+    "nbf-as-false-with-iat": {"nbf": False},
+    "nbf-as-padded-string-with-iat": {"nbf": " 1 "},
+    "iat-as-true-with-nbf": {"iat": True, "nbf": _now() - 10},
+    "iat-as-string-with-nbf": {"iat": "0", "nbf": _now() - 10},
     "no-iss": {"iss": DROP},
     "no-aud": {"aud": DROP},
     "missing-sub": {"sub": DROP},
@@ -598,8 +622,8 @@ def oidc_config(tmp_path: Path, **auth: Any) -> Any:
 def test_oidc_alone_is_configured_auth_for_any_bind(tmp_path: Path) -> None:
     check_bind(oidc_config(tmp_path), "0.0.0.0")
     check_bind(oidc_config(tmp_path), "127.0.0.1")
-    with pytest.raises(ConfigError, match="refusing to bind 0.0.0.0"):
-        check_bind(oidc_config(tmp_path, disabled=True), "0.0.0.0")
+    with pytest.raises(ConfigError, match=r"disabled = true cannot be combined with \[auth.oidc\]"):
+        oidc_config(tmp_path, disabled=True)  # refused for every bind, before check_bind is reached
 
 
 def test_auth_kwargs_chain_static_then_oidc_and_name_the_issuer(tmp_path: Path) -> None:
