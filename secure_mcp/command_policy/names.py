@@ -2,7 +2,7 @@
 
 The shell removes quotes and backslashes before it looks a name up, so ``r''m``, ``"rm"``, ``\\rm``
 and ``$'\\x72m'`` all run ``rm``. We redo that quote removal on the word's source text ourselves
-(bashlex's own ``word`` value mishandles ``$'...'``) and give up (``None``) as soon as the word holds
+(from the source text of each word the parser found) and give up (``None``) as soon as the word holds
 anything the shell would expand at run time: parameters, substitutions, globs, braces, tildes.
 """
 
