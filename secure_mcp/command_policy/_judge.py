@@ -158,10 +158,13 @@ class Judge:
         return found
 
     def _simple(self, simple: SimpleCommand, functions: frozenset[str], depth: int) -> list[ProgramVerdict]:
+        # A prefix IFS=... only changes how that one command splits (``IFS=, read a b``); bash does
+        # not take IFS from its environment. Set alone or exported it changes later expansions.
         found = [
             _changes_loading(a.raw.split("=", 1)[0], "assignment")
             for a in simple.assignments
-            if is_dangerous_variable(a.raw.split("=", 1)[0].split("[", 1)[0].rstrip("+"))
+            if is_dangerous_variable(name := a.raw.split("=", 1)[0].split("[", 1)[0].rstrip("+"))
+            and not (name == "IFS" and simple.words)
         ]
         if simple.words:
             found.extend(self._argv(simple.words, functions, depth, None, execs=False))
@@ -169,7 +172,7 @@ class Judge:
 
     def _listed(self, prog: ProgramName) -> tuple[Verdict, str]:
         verdict, why = self.policy.verdict_for(prog.name)
-        if verdict == "unknown" and prog.name in INERT_BUILTINS:
+        if verdict == "unknown" and prog.name in INERT_BUILTINS | DECLARATIONS and "/" not in prog.literal:
             verdict, why = "allow", "shell builtin that starts nothing"
         if verdict == "allow" and not prog.is_system_path:
             return "unknown", f"allowed name at {show(prog.literal)}, outside the system bin dirs (may be planted)"
@@ -198,7 +201,7 @@ class Judge:
             return [PV(f"{show(name)} (function defined here)", "allow", "runs its body, judged on its own lines")]
         verdict, why = self._listed(prog)
         is_exec = execs or "/" in first or name not in BASH_BUILTINS
-        entry = name if prog.is_system_path and name not in INERT_BUILTINS else None
+        entry = name if prog.is_system_path and name not in INERT_BUILTINS | DECLARATIONS else None
         own = PV(show(name), verdict, why + suffix, frozenset({first}) if is_exec else _NONE, entry)
         if name in PRIVILEGED:
             return [PV(show(name), "deny", "escalates privileges; always denied" + suffix, own.executables)]

@@ -96,37 +96,48 @@ def blank_bodies(root: Node, data: bytes) -> tuple[bytes, tuple[Body, ...]] | No
     for start in _nodes(root, "heredoc_start"):
         if any(b.body[0] <= start.start_byte < b.end_line for b in bodies):
             continue  # text inside an earlier body
-        operator = start.prev_sibling
-        if operator is None or operator.type not in ("<<", "<<-"):
-            raise UnparseableText("here-document without its << operator")
-        if start.end_byte < len(data) and data[start.end_byte] not in _WORD_END:
-            raise UnparseableText("here-document delimiter is not one whole word")
-        delimiter, quoted = delimiter_of(data[start.start_byte : start.end_byte].decode("utf-8", "surrogatepass"))
-        if not delimiter or any(c in delimiter for c in " \t\n"):
-            raise UnparseableText("here-document delimiter we cannot read")
-        line_end = data.find(b"\n", start.end_byte)
-        if line_end < 0:
-            raise UnparseableText("here-document without a body or an end line")
-        body_start = max(line_end + 1, cursor)
-        pos = body_start
-        strip = operator.type == "<<-"
-        while True:
-            newline = data.find(b"\n", pos)
-            line = data[pos : len(data) if newline < 0 else newline].decode("utf-8", "surrogatepass")
-            if _line_value(line, strip) == delimiter:
-                break
-            if newline < 0:
-                raise UnparseableText("here-document without its end line")
-            pos = newline + 1
-        for index in range(body_start, pos):
-            if out[index] != 0x0A:
-                out[index] = 0x20
-        bodies.append(Body((start.start_byte, start.end_byte), (body_start, pos), pos, quoted))
-        next_line = data.find(b"\n", pos)
-        cursor = len(data) if next_line < 0 else next_line + 1
+        try:
+            body, cursor = _one_body(start, data, out, cursor)
+        except UnparseableText as exc:
+            row, col = start.start_point
+            raise UnparseableText(f"{exc} at {row + 1}:{col + 1}") from None
+        bodies.append(body)
     if not bodies:
         return None
     return bytes(out), tuple(bodies)
+
+
+def _one_body(start: Node, data: bytes, out: bytearray, cursor: int) -> tuple[Body, int]:
+    """Find, check and blank one here-document's body; return it and where the next body may start."""
+    operator = start.prev_sibling
+    if operator is None or operator.type not in ("<<", "<<-"):
+        raise UnparseableText("here-document without its << operator")
+    if start.end_byte < len(data) and data[start.end_byte] not in _WORD_END:
+        raise UnparseableText("here-document delimiter is not one whole word")
+    delimiter, quoted = delimiter_of(data[start.start_byte : start.end_byte].decode("utf-8", "surrogatepass"))
+    if not delimiter or any(c in delimiter for c in " \t\n"):
+        raise UnparseableText("here-document delimiter we cannot read")
+    line_end = data.find(b"\n", start.end_byte)
+    if line_end < 0:
+        raise UnparseableText("here-document without a body or an end line")
+    body_start = max(line_end + 1, cursor)
+    pos = body_start
+    strip = operator.type == "<<-"
+    while True:
+        newline = data.find(b"\n", pos)
+        line = data[pos : len(data) if newline < 0 else newline].decode("utf-8", "surrogatepass")
+        if _line_value(line, strip) == delimiter:
+            break
+        if newline < 0:
+            raise UnparseableText("here-document without its end line")
+        pos = newline + 1
+    for index in range(body_start, pos):
+        if out[index] != 0x0A:
+            out[index] = 0x20
+    next_line = data.find(b"\n", pos)
+    return Body((start.start_byte, start.end_byte), (body_start, pos), pos, quoted), (
+        len(data) if next_line < 0 else next_line + 1
+    )
 
 
 def check_bodies(root: Node, data: bytes, bodies: tuple[Body, ...]) -> None:

@@ -128,7 +128,7 @@ _DANGEROUS_NAMES = frozenset(
     }
 )
 _DANGEROUS_PREFIXES = ("LD_", "DYLD_", "BASH_FUNC_", "GIT_", "MALLOC_")
-DECLARATIONS = frozenset({"export", "declare", "typeset", "local", "readonly"})
+DECLARATIONS = frozenset({"export", "declare", "typeset", "local", "readonly", "unset"})
 # Builtins whose arguments are shell code run later or now.
 CODE_BUILTINS: dict[str, str] = {
     "eval": "eval runs its arguments as shell code",

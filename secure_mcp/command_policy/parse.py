@@ -418,7 +418,11 @@ class _Walker:
                 raise Unparseable(f"construct '{child.type}' in a command is not understood at {where(child)}")
         words = tuple(self.joined_words(sorted(word_nodes, key=lambda n: n.start_byte)))
         self.parsed.commands.append(SimpleCommand(tuple(assignments), words, function))
-        self.children(node, function)
+        for child in node.named_children:
+            if child.type == "variable_assignment":
+                self.children(child, function)  # a prefix assignment: only its value's substitutions
+            else:
+                self.visit(child, function)
         for extra_node in extra:
             self.visit(extra_node, function)
 

@@ -154,6 +154,8 @@ def read_git(words: tuple[Word, ...]) -> Reading:
             return reading
     if sub in GIT_READ:
         return reading
+    if sub == "config" and rest and rest[0].literal in _GIT_LISTING["config"]:
+        return reading  # git config --get NAME, --list: reads
     if sub in _GIT_LISTING and all(
         w.literal is not None and w.literal.split("=", 1)[0] in _GIT_LISTING[sub] for w in rest
     ):
