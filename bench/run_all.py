@@ -2,7 +2,7 @@
 
 Options:
     --quick            fewer calls everywhere (a smoke run, about a minute; figures are noisier)
-    --only a,b         run only these benches: overhead, load, sandbox, audit, redaction
+    --only a,b         run only these benches: overhead, load, sandbox, audit, policy, redaction
     --profile          also write a cProfile report of the guarded per-call loop to bench/results/
     --no-save          do not write bench/results/latest.{json,md}
 
@@ -11,6 +11,7 @@ Benches:
     load       streamable HTTP on loopback, 20 clients x 200 calls, vs unguarded; memory; nothing lost
     sandbox    execute_python("print(1)") through an MCP client: cold vs warm pool vs back-to-back
     audit      durable records/s with HMAC: per-record fsync vs group commit, 50 appenders
+    policy     judge_command latency on typical agent commands (p50 <= 1 ms) and on the benign table
     redaction  redaction throughput on 2 MiB of generated text (not in the default set: it has its
                own script, bench/redaction_bench.py, comparing against detect-secrets)
 
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Row, machine  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT = ("overhead", "load", "sandbox", "audit")
+DEFAULT = ("overhead", "load", "sandbox", "audit", "policy")
 ALL = (*DEFAULT, "redaction")
 
 
@@ -76,6 +77,10 @@ def run_bench(name: str, quick: bool, profile: bool) -> list[Row]:
         return audit_bench.run(records=10_000 if quick else 30_000, always_records=2_000 if quick else 5_000)
     if name == "redaction":
         return _redaction_rows(quick)
+    if name == "policy":
+        import policy_bench
+
+        return policy_bench.run(runs=100 if quick else 300)
     raise SystemExit(f"unknown bench {name!r}; choose from {', '.join(ALL)}")
 
 
