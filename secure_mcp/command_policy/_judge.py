@@ -201,7 +201,7 @@ class Judge:
             return [PV(f"{show(name)} (function defined here)", "allow", "runs its body, judged on its own lines")]
         verdict, why = self._listed(prog)
         is_exec = execs or "/" in first or name not in BASH_BUILTINS
-        entry = name if prog.is_system_path and name not in INERT_BUILTINS | DECLARATIONS else None
+        entry = show(name) if prog.is_system_path and name not in INERT_BUILTINS | DECLARATIONS else None
         own = PV(show(name), verdict, why + suffix, frozenset({first}) if is_exec else _NONE, entry)
         if name in PRIVILEGED:
             return [PV(show(name), "deny", "escalates privileges; always denied" + suffix, own.executables)]
