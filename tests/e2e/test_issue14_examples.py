@@ -103,3 +103,19 @@ async def test_question_lists_verdicts_first_and_never_loses_them_to_padding(
     kept_head, note, kept_tail = action.partition("characters left out")
     assert note and "rm -v victim" in kept_tail and "echo xx" in kept_head
     assert len(question) < 8500
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_client_that_cannot_confirm_is_told_the_config_line_for_each_program(
+    config: Config, sandbox: Sandbox, mode: str
+) -> None:
+    """Without elicitation the refusal names every program needing a yes and the line that allows it."""
+    async with runtime(config, sandbox=sandbox) as rt:
+        async with Client(rt.server, mode=mode) as c:
+            result = await c.call_tool("run_command", {"command": "rm victim; git commit -m x; python3 -c 'x'"})
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert result.is_error and text.startswith("blocked by confirm: this client cannot ask for confirmation")
+    assert 'move "rm" from confirm to allow in [tools.run_command]' in text
+    assert 'add "git commit" to allow in [tools.run_command]' in text
+    assert "python3 <inline code>: inline code for python3 cannot be judged; no config line allows this" in text
+    assert (config.workspace_root / "victim").read_text() == "alive"
