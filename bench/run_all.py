@@ -2,7 +2,7 @@
 
 Options:
     --quick            fewer calls everywhere (a smoke run, about a minute; figures are noisier)
-    --only a,b         run only these benches: overhead, load, sandbox, audit, approvals, redaction
+    --only a,b         run only these benches: overhead, load, sandbox, audit, approvals, policy, redaction
     --profile          also write a cProfile report of the guarded per-call loop to bench/results/
     --no-save          do not write bench/results/latest.{json,md}
 
@@ -12,6 +12,7 @@ Benches:
     sandbox    execute_python("print(1)") through an MCP client: cold vs warm pool vs back-to-back
     audit      durable records/s with HMAC: per-record fsync vs group commit, 50 appenders
     approvals  approve API call (the console's Approve button) -> result at the client, both eras
+    policy     judge_command latency on typical agent commands (p50 <= 1 ms) and on the benign table
     redaction  redaction throughput on 2 MiB of generated text (not in the default set: it has its
                own script, bench/redaction_bench.py, comparing against detect-secrets)
 
@@ -36,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Row, machine  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT = ("overhead", "load", "sandbox", "audit", "approvals")
+DEFAULT = ("overhead", "load", "sandbox", "audit", "approvals", "policy")
 ALL = (*DEFAULT, "redaction")
 
 
@@ -82,6 +83,10 @@ def run_bench(name: str, quick: bool, profile: bool) -> list[Row]:
         import approvals_bench
 
         return anyio.run(approvals_bench.run, 10 if quick else 30)
+    if name == "policy":
+        import policy_bench
+
+        return policy_bench.run(runs=100 if quick else 300)
     raise SystemExit(f"unknown bench {name!r}; choose from {', '.join(ALL)}")
 
 

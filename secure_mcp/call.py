@@ -31,12 +31,15 @@ class Plan:
 
     ``prompt`` is the exact action (command and verdicts, diff, code, URL); ``confirm_reasons`` is
     empty when no human yes is needed. ``data`` is the tool's own prepared state for execute.
+    ``summary`` is shown before ``prompt`` and is never shortened (run_command's per-program
+    verdicts: what a yes approves); only ``prompt`` is cut to fit the question.
     """
 
     prompt: str
     confirm_reasons: list[str] = field(default_factory=list)
     data: Any = None
     audit: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
 
 
 @dataclass(slots=True)

@@ -137,9 +137,25 @@ class _ToolConfig(_Section):
 class RunCommandConfig(_ToolConfig):
     """``[tools.run_command]``: the program policy."""
 
-    allow: tuple[str, ...] = ("ls", "cat", "echo", "grep", "head", "tail", "wc", "python3")
-    confirm: tuple[str, ...] = ("rm", "mv", "cp", "chmod", "touch", "mkdir")
-    deny: tuple[str, ...] = ("sudo", "su", "mount", "nc", "curl", "wget", "ssh")
+    # Bundled lists (config.toml has the same, commented); see docs/command_policy.md.
+    allow: tuple[str, ...] = (
+        "ls", "cat", "echo", "printf", "grep", "egrep", "fgrep", "head", "tail", "wc", "python3", "pytest", "bash",
+        "sh", "git", "find", "xargs", "sort", "uniq", "diff", "cmp", "comm", "sed", "awk", "gawk", "cut", "tr",
+        "tee", "paste", "join", "column", "nl", "fold", "fmt", "rev", "tac", "od", "base64", "md5sum", "sha1sum",
+        "sha256sum", "sha512sum", "cksum", "mkdir", "touch", "test", "true", "false", "pwd", "basename", "dirname",
+        "realpath", "readlink", "stat", "file", "du", "df", "date", "seq", "expr", "sleep", "timeout", "nice", "env",
+        "printenv", "which", "jq", "make", "split", "mktemp", "id", "whoami", "uname", "nproc", "ps", "pgrep",
+        "zcat", "cal",
+    )
+    confirm: tuple[str, ...] = (
+        "rm", "rmdir", "mv", "cp", "ln", "chmod", "chown", "chgrp", "dd", "truncate", "shred", "install", "patch",
+        "tar", "unzip", "zip", "gzip", "gunzip", "bzip2", "xz", "rsync", "kill", "pkill", "killall", "pip", "pip3",
+    )
+    deny: tuple[str, ...] = (
+        "sudo", "su", "doas", "mount", "umount", "nc", "ncat", "netcat", "socat", "curl", "wget", "ssh", "scp",
+        "sftp", "telnet", "ftp", "nsenter", "unshare", "docker", "mkfs", "fdisk", "insmod", "modprobe", "iptables",
+        "reboot", "shutdown",
+    )
     unknown: Literal["confirm", "deny"] = "confirm"
 
     @model_validator(mode="after")

@@ -9,7 +9,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from secure_mcp.call import Plan
-from secure_mcp.command_policy import CommandPolicy, judge_command
+from secure_mcp.command_policy import CommandDecision, CommandPolicy, judge_command
 from secure_mcp.errors import Denied
 from secure_mcp.models import ArgsModel, ProcessResult
 from secure_mcp.sandbox import SandboxRequest
@@ -21,7 +21,7 @@ from ._sandboxed import bounded_timeout, run_in_sandbox
 
 class RunCommandArgs(ArgsModel):
     command: Annotated[
-        str, Field(min_length=1, max_length=16384, description="Shell command, run by /bin/sh in the sandbox")
+        str, Field(min_length=1, max_length=16384, description="Shell command, run by bash in the sandbox")
     ]
     cwd: Annotated[str, Field(max_length=4096, description="Working directory, relative to the workspace")] = "."
     timeout_s: Annotated[int | None, Field(ge=1, le=3600, description="Seconds before the container is killed")] = None
@@ -29,8 +29,15 @@ class RunCommandArgs(ArgsModel):
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
+    """What execute needs: where and how long, and ``approved``: the programs the sandbox lets start.
+
+    ``approved`` is the sorted executables of every finding that is not denied (a denied one is
+    refused before anything runs), exactly the set the question lists under "may start".
+    """
+
     workdir: str
     timeout_s: int
+    approved: tuple[str, ...] = ()
 
 
 def policy_of(env: ToolEnv) -> CommandPolicy:
@@ -43,6 +50,12 @@ def policy_of(env: ToolEnv) -> CommandPolicy:
     )
 
 
+def verdict_block(decision: CommandDecision, approved: tuple[str, ...]) -> str:
+    """The part of the question that is never cut: every verdict, then what a yes lets start."""
+    starts = ", ".join(approved) if approved else "nothing (builtins only)"
+    return f"programs (verdicts first, never shortened):\n{decision.explain()}\nthe sandbox lets start: {starts}"
+
+
 async def prepare(args: RunCommandArgs, env: ToolEnv) -> Plan:
     decision = judge_command(args.command, policy_of(env))
     programs = [{"program": p.program, "verdict": p.verdict, "why": p.why} for p in decision.programs]
@@ -50,9 +63,16 @@ async def prepare(args: RunCommandArgs, env: ToolEnv) -> Plan:
         raise Denied("validate", "program_denied", f"the command would start a denied program:\n{decision.explain()}")
     workdir = resolve_cwd(env.workspace, args.cwd)
     timeout = bounded_timeout(args.timeout_s, env)
-    reasons = [] if decision.decision == "allow" else ["it starts programs that need a yes (listed below)"]
-    prompt = f"$ {args.command}\n(in {workdir}, timeout {timeout} s, no network)\nprograms:\n{decision.explain()}"
-    return Plan(prompt=prompt, confirm_reasons=reasons, data=_Prepared(workdir, timeout), audit={"programs": programs})
+    approved = decision.approved()
+    reasons = [] if decision.decision == "allow" else decision.needs_yes()
+    prompt = f"$ {args.command}\n(in {workdir}, timeout {timeout} s, no network, run by bash)"
+    return Plan(
+        prompt=prompt,
+        summary=verdict_block(decision, approved),
+        confirm_reasons=reasons,
+        data=_Prepared(workdir, timeout, approved),
+        audit={"programs": programs, "approved": list(approved)},
+    )
 
 
 async def execute(args: RunCommandArgs, plan: Plan, env: ToolEnv, progress: ProgressReporter) -> ProcessResult:
@@ -72,7 +92,7 @@ SPEC = ToolSpec(
     name="run_command",
     title="Run a shell command in the sandbox",
     description=(
-        "Run a shell command with /bin/sh in a fresh, network-less Docker container, the workspace mounted "
+        "Run a shell command with bash in a fresh, network-less Docker container, the workspace mounted "
         "read-write at /workspace. Every program the command would start is checked against the policy: "
         "denied programs are refused, others may need a human yes. A non-zero exit is a result, not an error."
     ),

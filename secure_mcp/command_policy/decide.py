@@ -57,4 +57,5 @@ def judge_command(command: str, policy: CommandPolicy, *, max_chars: int = MAX_C
     except Exception as exc:
         raise Denied("validate", "policy_error", "the command policy failed on this command; refused") from exc
     programs = tuple(dict.fromkeys(found))
-    return CommandDecision(decide(programs, policy.unknown), programs)
+    executables = frozenset(e for p in programs for e in p.executables)
+    return CommandDecision(decide(programs, policy.unknown), programs, executables)

@@ -2,7 +2,7 @@
 
 The shell removes quotes and backslashes before it looks a name up, so ``r''m``, ``"rm"``, ``\\rm``
 and ``$'\\x72m'`` all run ``rm``. We redo that quote removal on the word's source text ourselves
-(bashlex's own ``word`` value mishandles ``$'...'``) and give up (``None``) as soon as the word holds
+(from the source text of each word the parser found) and give up (``None``) as soon as the word holds
 anything the shell would expand at run time: parameters, substitutions, globs, braces, tildes.
 """
 
@@ -108,14 +108,16 @@ def literal_word(raw: str) -> str | None:
         The word after quote and backslash removal, or ``None`` when it holds an expansion,
         substitution, glob, brace expansion or tilde, or is malformed.
     """
-    if raw.startswith("~") or _BRACE_EXPANSION.search(raw):
+    if raw.startswith("~"):
         return None
     out: list[str] = []
+    skeleton: list[str] = []  # the unquoted characters; quoted ones as "_" (braces expand only unquoted)
     i = 0
     try:
         while i < len(raw):
             char = raw[i]
             nxt = raw[i + 1] if i + 1 < len(raw) else ""
+            start = i
             if char == "\\":
                 if nxt != "\n":
                     out.append(nxt)
@@ -136,7 +138,12 @@ def literal_word(raw: str) -> str | None:
                 return None
             else:
                 out.append(char)
+                skeleton.append(char)
                 i += 1
+                continue
+            skeleton.append("_" * (i - start))
+        if _BRACE_EXPANSION.search("".join(skeleton)):
+            return None
     except ValueError:
         return None
     return "".join(out)

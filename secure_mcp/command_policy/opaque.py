@@ -17,27 +17,49 @@ from secure_mcp.command_policy.parse import Word
 
 @dataclass(frozen=True)
 class InterpreterSpec:
-    """Options of one interpreter family: which carry code, which name a script, which take values."""
+    """Options of one interpreter family: which carry code, which name a script, which take values.
+
+    ``strict`` families (python, the shells) also list every other option they accept
+    (``flags``); an option outside the table is then ``unknown``, because it may be one that
+    runs code (``python3 --check-hash-based-pycs always -c CODE`` once hid a ``-c``).
+    """
 
     inline: frozenset[str]
     arg_options: frozenset[str] = frozenset()
     script_options: frozenset[str] = frozenset()
     stdin_options: frozenset[str] = frozenset()
     is_shell: bool = False
+    flags: frozenset[str] | None = None
 
 
-def _i(inline: str, args: str = "", script: str = "", stdin: str = "", is_shell: bool = False) -> InterpreterSpec:
+def _i(
+    inline: str, args: str = "", script: str = "", stdin: str = "", is_shell: bool = False, flags: str | None = None
+) -> InterpreterSpec:
     return InterpreterSpec(
         frozenset(inline.split()),
         frozenset(args.split()),
         frozenset(script.split()),
         frozenset(stdin.split()),
         is_shell,
+        None if flags is None else frozenset(flags.split()),
     )
 
 
-_SHELL = _i("-c", "-o +o -O +O --rcfile --init-file", stdin="-s -i", is_shell=True)
-_PYTHON = _i("-c", "-W -X -Q", script="-m")
+_SHELL = _i(
+    "-c",
+    "-o +o -O +O",
+    stdin="-s -i",
+    is_shell=True,
+    flags="-a -b -e -f -h -k -m -n -p -t -u -v -x -B -C -E -H -P -T -l -r +a +b +e +f +h +k +m +n +p +t +u +v +x "
+    "+B +C +E +H +P +T --norc --noprofile --posix --login --restricted --noediting --verbose --version --help",
+)
+_PYTHON = _i(
+    "-c",
+    "-W -X --check-hash-based-pycs",
+    script="-m",
+    stdin="-i",
+    flags="-b -B -d -E -h -I -O -P -q -s -S -u -v -V -x -? --help --version --help-env --help-xoptions --help-all",
+)
 _NODE = _i("-e -p --eval --print", "-r --require --import --loader --input-type")
 INTERPRETERS: dict[str, InterpreterSpec] = {
     **dict.fromkeys(
@@ -55,6 +77,13 @@ INTERPRETERS: dict[str, InterpreterSpec] = {
     **dict.fromkeys(("pwsh", "powershell"), _i("-c -Command -EncodedCommand -e -ec")),
     "tclsh": _i(""),
 }
+# ``python3 -m X`` for these runs files of the workspace (tests, a venv), like ``python3 script.py``;
+# any other module may execute text it is given (timeit -s, runpy, code, pdb, cProfile -c ...).
+SCRIPT_MODULES = frozenset(
+    {"pytest", "unittest", "venv", "py_compile", "compileall", "json.tool", "doctest", "mypy", "tabnanny", "ast", "dis"}
+)
+# Script paths that are really stdin or a descriptor: the program text comes from a pipe.
+_STDIN_PATHS = ("/dev/", "/proc/")
 _VERSIONED_PYTHON = re.compile(r"python[23](\.\d+)?")
 _INFO_OPTIONS = frozenset({"--version", "-V", "--help", "-h"})
 
@@ -75,6 +104,10 @@ _DANGEROUS_NAMES = frozenset(
         "PYTHONHOME",
         "PYTHONWARNINGS",
         "PYTHONBREAKPOINT",
+        "PYTHONINSPECT",
+        "SHELL",
+        "MAKEFLAGS",
+        "MAKEFILES",
         "PERL5LIB",
         "PERL5OPT",
         "PERLLIB",
@@ -95,7 +128,7 @@ _DANGEROUS_NAMES = frozenset(
     }
 )
 _DANGEROUS_PREFIXES = ("LD_", "DYLD_", "BASH_FUNC_", "GIT_", "MALLOC_")
-DECLARATIONS = frozenset({"export", "declare", "typeset", "local", "readonly"})
+DECLARATIONS = frozenset({"export", "declare", "typeset", "local", "readonly", "unset"})
 # Builtins whose arguments are shell code run later or now.
 CODE_BUILTINS: dict[str, str] = {
     "eval": "eval runs its arguments as shell code",
@@ -108,7 +141,7 @@ CODE_BUILTINS: dict[str, str] = {
     "script": "script runs a shell or a -c string",
 }
 
-ScriptKind = Literal["inline", "stdin", "script", "info", "opaque"]
+ScriptKind = Literal["inline", "stdin", "script", "module", "info", "opaque", "option"]
 
 
 def interpreter_spec(name: str) -> InterpreterSpec | None:
@@ -123,50 +156,63 @@ def is_dangerous_variable(name: str) -> bool:
     return name in _DANGEROUS_NAMES or name.startswith(_DANGEROUS_PREFIXES)
 
 
-def script_source(spec: InterpreterSpec, words: tuple[Word, ...]) -> tuple[ScriptKind, str | None]:
-    """Tell where an interpreter's program comes from, and its code when given inline.
+def script_source(spec: InterpreterSpec, words: tuple[Word, ...]) -> tuple[ScriptKind, str | None, int]:
+    """Tell where an interpreter's program comes from, and its code, path or option.
 
     Returns:
-        ``("inline", code)`` for ``-c``/``-e`` code (``code`` is ``None`` if not literal);
-        ``("stdin", None)`` when it reads the program from stdin; ``("script", path)`` for a file or
-        module; ``("info", None)`` for ``--version``/``--help``; ``("opaque", None)`` when an
-        expansion hides the arguments.
+        ``(kind, value, index)``: ``("inline", code)`` for ``-c``/``-e`` code (``None`` if not
+        literal); ``("stdin", None)`` when it reads the program from stdin (no script, ``-``,
+        ``-i``, ``-s``, ``/dev/stdin``); ``("script", path)`` for a file; ``("module", name)`` for
+        ``-m``; ``("info", None)`` for ``--version``/``--help``; ``("opaque", None)`` when an
+        expansion hides the arguments; ``("option", option)`` for an option a strict table does
+        not know. ``index`` is where the script's own arguments start.
     """
     is_info = False
     i = 1
     while i < len(words):
         lit = words[i].literal
         if lit is None:
-            return "opaque", None
+            return "opaque", None, i
         nxt = words[i + 1].literal if i + 1 < len(words) else None
         if lit == "-":
-            return "stdin", None
+            return "stdin", None, i
         if lit == "--":
-            return ("script", nxt) if nxt is not None else ("stdin", None)
+            if i + 1 >= len(words):
+                return "stdin", None, i
+            return ("script", nxt, i + 2) if nxt is not None else ("opaque", None, i)
         if lit.startswith("--"):
             option, has_value, value = lit.partition("=")
             if option in spec.inline:
-                return "inline", value if has_value else nxt
+                return "inline", value if has_value else nxt, i + 2
             if option in spec.script_options:
-                return "script", value if has_value else nxt
+                return "script", value if has_value else nxt, i + 2
+            if option in spec.stdin_options:
+                return "stdin", None, i
+            if spec.flags is not None and option not in spec.flags and option not in spec.arg_options:
+                return "option", option, i
             is_info = is_info or option in _INFO_OPTIONS
             i += 2 if option in spec.arg_options and not has_value else 1
             continue
         if len(lit) > 1 and (lit[0] == "-" or (spec.is_shell and lit[0] == "+")):
             is_info = is_info or lit in _INFO_OPTIONS
+            step = 1
             for index, letter in enumerate(lit[1:], start=2):
-                option = "-" + letter
+                option = lit[0] + letter
                 rest = lit[index:] or nxt
                 if option in spec.inline:
-                    return "inline", nxt if spec.is_shell else rest
+                    return "inline", nxt if spec.is_shell else rest, i + 2
                 if option in spec.script_options:
-                    return "script", rest
+                    return ("module" if spec is _PYTHON else "script"), rest, i + (1 if lit[index:] else 2)
                 if option in spec.stdin_options:
-                    return "stdin", None
-                if option in spec.arg_options or lit[0] + letter in spec.arg_options:
-                    i += 0 if lit[index:] else 1
+                    return "stdin", None, i
+                if option in spec.arg_options:
+                    step = 1 if lit[index:] else 2
                     break
-            i += 1
+                if spec.flags is not None and option not in spec.flags:
+                    return "option", option, i
+            i += step
             continue
-        return "script", lit
-    return ("info", None) if is_info else ("stdin", None)
+        if lit.startswith(_STDIN_PATHS):
+            return "stdin", None, i
+        return "script", lit, i + 1
+    return ("info", None, i) if is_info else ("stdin", None, i)

@@ -44,19 +44,36 @@ _REFUSALS: dict[str, tuple[str, str]] = {
 }
 
 
+MIN_ACTION_CHARS = 1000
+
+
 def build_question(call: ValidatedCall, run: RunContext, reasons: list[str]) -> str:
-    """The text the person sees: tool, principal, why, and the exact action."""
+    """The text the person sees: tool, principal, why, the plan's summary, and the exact action.
+
+    Everything up to the action (the reasons and the plan's ``summary``, e.g. run_command's
+    per-program verdicts) is never cut; only the action is shortened, to its head and tail with
+    the number of characters left out, so padding cannot push what matters out of view.
+    """
     why = "\n".join(f"- {reason}" for reason in dict.fromkeys(reasons))
-    text = (
+    summary = f"{call.plan.summary}\n" if call.plan.summary else ""
+    head = run.env.redact_text(
         f"secure-mcp: allow this {call.tool} call?\n"
         f"requested by: {call.caller.principal} (over {call.caller.transport})\n"
-        f"why it needs a yes:\n{why}\n"
-        f"--- exact action ---\n{call.plan.prompt}"
+        f"why it needs a yes:\n{why}\n{summary}"
+        "--- exact action ---\n"
     )
-    text = run.env.redact_text(text)
-    if len(text) > MAX_QUESTION_CHARS:
-        text = text[:MAX_QUESTION_CHARS] + "\n[... shortened; the full action is in the audit log]"
-    return text
+    action = run.env.redact_text(call.plan.prompt)
+    return head + shorten_middle(action, max(MIN_ACTION_CHARS, MAX_QUESTION_CHARS - len(head)))
+
+
+def shorten_middle(text: str, limit: int) -> str:
+    """``text`` if it fits in ``limit``, else its head and tail around a count of what was left out."""
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 80, 2)
+    left = len(text) - keep
+    note = f"[... {left} characters left out; the full action is in the audit log ...]"
+    return f"{text[: keep // 2]}\n{note}\n{text[len(text) - (keep - keep // 2) :]}"
 
 
 def _config_hints(call: ValidatedCall, reasons: list[str]) -> list[str]:
@@ -70,11 +87,7 @@ def _config_hints(call: ValidatedCall, reasons: list[str]) -> list[str]:
         )
     if plan_reasons:
         if call.tool == "run_command":
-            programs = []
-            if call.plan is not None:
-                programs = [p["program"] for p in call.plan.audit.get("programs", []) if p.get("verdict") != "allow"]
-            names = ", ".join(f'"{p}"' for p in dict.fromkeys(programs)) or '"<program>"'
-            hints.append(f"add {names} to [tools.run_command] allow, if it is safe to run unasked")
+            hints.append("the [tools.run_command] line given with each program above")
         elif call.tool == "execute_python":
             hints.append("[tools.execute_python] confirm = false")
         else:

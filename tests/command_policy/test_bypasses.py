@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from secure_mcp.command_policy import judge_command
+from secure_mcp.command_policy import CommandPolicy, judge_command
+from secure_mcp.errors import Denied
 from tests.command_policy.support import DEFAULT, STRICT
 
 BYPASSES: list[tuple[str, str, str]] = [
@@ -42,7 +43,7 @@ BYPASSES: list[tuple[str, str, str]] = [
     ("glob", "/usr/bin/cur? x", "confirm"),
     ("glob", "/usr/bin/c*l x", "confirm"),
     ("glob", "/usr/bin/[c]url x", "confirm"),
-    ("glob", "{curl,x}", "confirm"),
+    ("glob", "{curl,x}", "unparseable"),
     ("glob", "~/curl x", "confirm"),
     # newlines and lists (#422)
     ("newline", "ls\ncurl x", "deny"),
@@ -144,7 +145,7 @@ BYPASSES: list[tuple[str, str, str]] = [
     ("assign", "PATH=/workspace/bin ls", "confirm"),
     ("assign", "LD_PRELOAD=/workspace/x.so ls", "confirm"),
     ("assign", "BASH_ENV=/workspace/x sh script.sh", "confirm"),
-    ("assign", "IFS=/ ls", "confirm"),
+    ("assign", "IFS=/; ls", "confirm"),
     ("assign", "PATH=/tmp; ls", "confirm"),
     ("assign", "export PATH=/workspace/bin", "confirm"),
     ("assign", "env PATH=/workspace ls", "confirm"),
@@ -159,16 +160,25 @@ BYPASSES: list[tuple[str, str, str]] = [
 ]
 
 
+def _decision(command: str, policy: CommandPolicy) -> str:
+    """The decision, or ``unparseable`` when validate refuses the command as unreadable."""
+    try:
+        return judge_command(command, policy).decision
+    except Denied as refused:
+        assert (refused.stage, refused.reason) == ("validate", "unparseable")
+        return "unparseable"
+
+
 @pytest.mark.parametrize(("family", "command", "expected"), BYPASSES, ids=[f"{f}:{c!r}" for f, c, _ in BYPASSES])
 def test_bypass_attempt_gets_its_decision(family: str, command: str, expected: str) -> None:
     """Each bypass attempt is judged by what would really run, never milder than that."""
-    assert judge_command(command, DEFAULT).decision == expected
+    assert _decision(command, DEFAULT) == expected
 
 
 @pytest.mark.parametrize(("family", "command", "expected"), BYPASSES, ids=[f"{f}:{c!r}" for f, c, _ in BYPASSES])
 def test_bypass_attempt_is_denied_when_unknown_means_deny(family: str, command: str, expected: str) -> None:
     """With ``unknown = "deny"`` no bypass attempt is allowed, and a denied one stays denied."""
-    decision = judge_command(command, STRICT).decision
+    decision = _decision(command, STRICT)
     assert decision != "allow"
     if expected == "deny":
         assert decision == "deny"

@@ -28,7 +28,16 @@
     return s >= 60 ? Math.floor(s / 60) + " min " + (s % 60) + " s left" : s + " s left";
   }
 
-  const VERDICT = /^(\S.*?): (allow|confirm|deny|unknown)\b(.*)$/;
+  const VERDICT = /^(\S.*?): (allow|confirm|deny|unknown)( \(.*\))?$/;
+
+  // "prog: verdict (why)": the program, a coloured verdict chip, the reason.
+  function verdictLine(m) {
+    const node = el("span", "q-verdict");
+    node.appendChild(el("span", "prog", m[1]));
+    node.appendChild(el("span", "chip v-" + m[2], m[2]));
+    node.appendChild(el("span", "why", m[3] || ""));
+    return node;
+  }
 
   // One line of the question, classified: diff lines, verdict lines, the command, the reasons.
   function renderQuestion(text) {
@@ -39,8 +48,10 @@
       if (line === "--- exact action ---") {
         inAction = true;
         node = el("span", "q-sep", "exact action");
-      } else if (!inAction) {
+      } else if (!inAction && !VERDICT.test(line)) {
         node = el("span", line.startsWith("- ") ? "q-why" : "q-head", line);
+      } else if (!inAction) {
+        node = verdictLine(VERDICT.exec(line));
       } else if (line.startsWith("+++ ") || line.startsWith("--- ")) {
         node = el("span", "d-file", line);
       } else if (line.startsWith("@@")) {
@@ -54,10 +65,7 @@
       } else {
         const m = VERDICT.exec(line);
         if (m) {
-          node = el("span", "q-verdict");
-          node.appendChild(el("span", "prog", m[1]));
-          node.appendChild(el("span", "chip v-" + m[2], m[2]));
-          node.appendChild(el("span", "why", m[3]));
+          node = verdictLine(m);
         } else {
           node = el("span", "q-line", line);
         }
