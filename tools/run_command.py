@@ -20,7 +20,7 @@ from secure_mcp.workspace_fs import resolve_cwd
 
 class RunCommandArgs(ArgsModel):
     command: Annotated[
-        str, Field(min_length=1, max_length=16384, description="Shell command, run by /bin/sh in the sandbox")
+        str, Field(min_length=1, max_length=16384, description="Shell command, run by bash in the sandbox")
     ]
     cwd: Annotated[str, Field(max_length=4096, description="Working directory, relative to the workspace")] = "."
     timeout_s: Annotated[int | None, Field(ge=1, le=3600, description="Seconds before the container is killed")] = None
@@ -54,6 +54,16 @@ async def prepare(args: RunCommandArgs, env: ToolEnv) -> Plan:
     return Plan(prompt=prompt, confirm_reasons=reasons, data=_Prepared(workdir, timeout), audit={"programs": programs})
 
 
+def approved_programs(plan: Plan, env: ToolEnv) -> tuple[str, ...]:
+    """What the sandbox lets the call start: the plan's programs that passed validate and confirm,
+    plus ``[tools.run_command] allow`` (programs started indirectly, by make or a script, are held to
+    what the user allows everywhere). A denied program never reaches here; the rest were allowed or
+    confirmed. Once the policy's ``_Prepared.approved`` exists, return it instead of the plan's list.
+    """
+    planned = [str(p["program"]) for p in plan.audit.get("programs", []) if p.get("verdict") != "deny"]
+    return tuple(dict.fromkeys([*planned, *env.config.tools.run_command.allow]))
+
+
 async def execute(args: RunCommandArgs, plan: Plan, env: ToolEnv, progress: ProgressReporter) -> ProcessResult:
     prepared: _Prepared = plan.data
     request = SandboxRequest(
@@ -63,6 +73,7 @@ async def execute(args: RunCommandArgs, plan: Plan, env: ToolEnv, progress: Prog
         workspace_rw=True,
         timeout_s=prepared.timeout_s,
         max_output_bytes=env.config.sandbox.max_output_bytes,
+        approved=approved_programs(plan, env),
     )
     return await run_in_sandbox(request, env, progress)
 
@@ -71,9 +82,10 @@ SPEC = ToolSpec(
     name="run_command",
     title="Run a shell command in the sandbox",
     description=(
-        "Run a shell command with /bin/sh in a fresh, network-less Docker container, the workspace mounted "
+        "Run a shell command with bash in a fresh, network-less Docker container, the workspace mounted "
         "read-write at /workspace. Every program the command would start is checked against the policy: "
-        "denied programs are refused, others may need a human yes. A non-zero exit is a result, not an error."
+        "denied programs are refused, others may need a human yes; the sandbox stops any program that was "
+        "not approved when it starts. A non-zero exit is a result, not an error."
     ),
     annotations=ToolAnnotations(
         title="Run a shell command in the sandbox",
