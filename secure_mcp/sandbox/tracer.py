@@ -204,26 +204,32 @@ def _program(pid: int) -> str:
         return "<unreadable>"
 
 
-def _kill_all() -> None:
-    """SIGKILL every process this user may signal except ourselves: the call's whole tree, at once.
+def _kill_all(pids: set[int]) -> None:
+    """SIGKILL every process of the call, then reap until none is left.
 
-    The container is single-use, so everything else in it (bar init, which ``kill(-1)`` skips)
-    belongs to the call; a process the tracer had not seen yet cannot slip through.
+    Every process of the call is a tracee (fork, vfork and clone are traced from birth; the seccomp
+    filter refuses ``CLONE_UNTRACED``), so each one reports to this loop: one we had not seen yet
+    (a child born while we were killing its parent) is killed the moment it reports. A SIGKILL ends
+    a tracee even in a ptrace stop, before it runs another instruction.
     """
-    try:
-        os.kill(-1, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def _drain() -> None:
+    for pid in pids:
+        _sigkill(pid)
     while True:
         try:
-            os.waitpid(-1, WALL)
+            pid, wait_status = os.waitpid(-1, WALL)
         except ChildProcessError:
             return
         except InterruptedError:
             continue
+        if os.WIFSTOPPED(wait_status):
+            _sigkill(pid)
+
+
+def _sigkill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def _spawn(argv: Sequence[str], env: Mapping[str, str], *, traced: bool) -> int:
@@ -282,16 +288,17 @@ def run_traced(argv: Sequence[str], env: Mapping[str, str], approved: frozenset[
     """
     pid = _spawn(argv, env, traced=True)
     outcome = Outcome(status=126)
+    seen = {pid}
     try:
-        _trace(pid, approved, outcome)
+        _trace(pid, approved, outcome, seen)
     except BaseException:
-        _kill_all()
-        _drain()
+        _kill_all(seen)
         raise
     return outcome
 
 
-def _trace(root: int, approved: frozenset[str] | None, outcome: Outcome) -> None:
+def _trace(root: int, approved: frozenset[str] | None, outcome: Outcome, seen: set[int]) -> None:
+    """Serve the tracees' stops until bash exits or an unapproved exec; ``seen``: pids alive now."""
     started = False
     while True:
         try:
@@ -301,17 +308,18 @@ def _trace(root: int, approved: frozenset[str] | None, outcome: Outcome) -> None
         except InterruptedError:
             continue
         if os.WIFEXITED(wait_status) or os.WIFSIGNALED(wait_status):
+            seen.discard(pid)
             if pid == root:
                 outcome.status = _status(wait_status)
                 if not started:
                     raise TracerError("bash did not start")
                 # Background processes do not outlive the command (their output had nowhere to go).
-                _kill_all()
-                _drain()
+                _kill_all(seen)
                 return
             continue
         if not os.WIFSTOPPED(wait_status):
             continue
+        seen.add(pid)
         sig, event = os.WSTOPSIG(wait_status), wait_status >> 16
         if event == EVENT_EXEC:
             program = _program(pid)
@@ -323,8 +331,7 @@ def _trace(root: int, approved: frozenset[str] | None, outcome: Outcome) -> None
                 outcome.execs.append([program, *_argv(pid)])
             elif program not in approved:
                 argv = _argv(pid)  # read before the kill: the process has not run an instruction yet
-                _kill_all()
-                _drain()
+                _kill_all(seen)
                 outcome.status = 128 + signal.SIGKILL
                 outcome.blocked = {"program": program, "argv": argv}
                 return
