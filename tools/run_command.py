@@ -59,8 +59,13 @@ def approved_programs(plan: Plan, env: ToolEnv) -> tuple[str, ...]:
     plus ``[tools.run_command] allow`` (programs started indirectly, by make or a script, are held to
     what the user allows everywhere). A denied program never reaches here; the rest were allowed or
     confirmed. Once the policy's ``_Prepared.approved`` exists, return it instead of the plan's list.
+    Until then an entry like ``python3 <inline code>`` approves its first word, the program.
     """
-    planned = [str(p["program"]) for p in plan.audit.get("programs", []) if p.get("verdict") != "deny"]
+    planned = [
+        str(p["program"]).split()[0]
+        for p in plan.audit.get("programs", [])
+        if p.get("verdict") != "deny" and str(p["program"]).split()
+    ]
     return tuple(dict.fromkeys([*planned, *env.config.tools.run_command.allow]))
 
 
