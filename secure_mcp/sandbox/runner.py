@@ -141,7 +141,17 @@ def bash_environment(environ: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _shell_status(request: dict[str, object]) -> tuple[int, dict[str, object] | None]:
+def _preload_tracer() -> types.ModuleType | str:
+    """The tracer module, loaded while the container waits (ctypes costs tens of ms); or why not."""
+    try:
+        return _load_tracer()
+    except Exception as exc:  # noqa: BLE001 - reported when a shell request needs it
+        return f"cannot load the exec tracer: {exc}"
+
+
+def _shell_status(
+    request: dict[str, object], tracer: types.ModuleType | str | None = None
+) -> tuple[int, dict[str, object] | None]:
     """Run the command with bash (traced unless ``exec_mode`` is ``off``): status and tracer findings.
 
     Fails closed: no approved list in enforce mode, or a tracer that cannot work, runs nothing.
@@ -155,7 +165,10 @@ def _shell_status(request: dict[str, object]) -> tuple[int, dict[str, object] | 
     argv = ["bash", "--noprofile", "--norc", "-c", str(request["source"])]
     env = bash_environment(dict(os.environ))
     try:
-        tracer = _load_tracer()
+        if tracer is None:
+            tracer = _load_tracer()
+        if isinstance(tracer, str):
+            raise RuntimeError(tracer)
         if mode == "off":
             return tracer.run_untraced(argv, env), None
         allowed = tracer.resolve_approved(approved or [], os.getcwd(), env.get("PATH", tracer.DEFAULT_PATH))
@@ -191,6 +204,7 @@ def _trailer(nonce: str, status: int, meta: dict[str, object] | None = None) -> 
 
 def main() -> int:
     """Read one request and run it; the exit status is the code's or the command's."""
+    tracer = _preload_tracer()
     try:
         request = _read_request()
     except (ValueError, UnicodeDecodeError) as exc:
@@ -209,7 +223,7 @@ def main() -> int:
     request["nonce"] = ""  # not left lying around in a structure the code can easily reach
     meta: dict[str, object] | None = None
     if request["kind"] == "shell":
-        status, meta = _shell_status(request)
+        status, meta = _shell_status(request, tracer)
         if meta is not None and "error" in meta:
             sys.stderr.write(f"secure-mcp runner: {meta['error']}\n")
     else:
