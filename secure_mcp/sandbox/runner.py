@@ -24,8 +24,9 @@ On stderr the status may be followed by ``:<base64 JSON>``, what the tracer foun
 ``{"blocked": {"program": PATH, "argv": [...]}}``, ``{"execs": [[PATH, ARG0, ...], ...]}`` (report
 mode) or ``{"error": TEXT}`` (the tracer failed or the request was refused; nothing more ran).
 
-It uses the standard library only and must run on any Python 3.9+ in the image. It is not a
-security boundary: the container is; a request it cannot read ends the container with 125.
+It uses the standard library only and must run on any Python 3.9+ in the image. The container is
+the boundary towards the host; the tracer is the boundary between the policy's verdicts and what
+runs. A request it cannot read ends the container with 125.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def _shell_status(
 
 
 def _trailer(nonce: str, status: int, meta: dict[str, object] | None = None) -> None:
-    """End both streams: flush what the code wrote, then one small atomic write per stream."""
+    """End both streams: flush what the code wrote, then the trailer (with the tracer's findings on stderr)."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
