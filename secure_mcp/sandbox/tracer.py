@@ -280,6 +280,9 @@ def run_untraced(argv: Sequence[str], env: Mapping[str, str]) -> int:
 def run_traced(argv: Sequence[str], env: Mapping[str, str], approved: frozenset[str] | None) -> Outcome:
     """Run bash under the tracer until it exits; processes still running then are killed.
 
+    Once per process: the runner makes itself non-dumpable after seizing bash, and a later child
+    would inherit that and refuse to be seized (the runner serves one request per container).
+
     Args:
         approved: real paths that may be exec'd; None records every exec (report mode) and stops none.
 
