@@ -75,6 +75,21 @@ async def prepare(args: RunCommandArgs, env: ToolEnv) -> Plan:
     )
 
 
+def approved_programs(plan: Plan, env: ToolEnv) -> tuple[str, ...]:
+    """What the sandbox lets the call start: the plan's programs that passed validate and confirm,
+    plus ``[tools.run_command] allow`` (programs started indirectly, by make or a script, are held to
+    what the user allows everywhere). A denied program never reaches here; the rest were allowed or
+    confirmed. Once the policy's ``_Prepared.approved`` exists, return it instead of the plan's list.
+    Until then an entry like ``python3 <inline code>`` approves its first word, the program.
+    """
+    planned = [
+        str(p["program"]).split()[0]
+        for p in plan.audit.get("programs", [])
+        if p.get("verdict") != "deny" and str(p["program"]).split()
+    ]
+    return tuple(dict.fromkeys([*planned, *env.config.tools.run_command.allow]))
+
+
 async def execute(args: RunCommandArgs, plan: Plan, env: ToolEnv, progress: ProgressReporter) -> ProcessResult:
     prepared: _Prepared = plan.data
     request = SandboxRequest(
@@ -84,6 +99,7 @@ async def execute(args: RunCommandArgs, plan: Plan, env: ToolEnv, progress: Prog
         workspace_rw=True,
         timeout_s=prepared.timeout_s,
         max_output_bytes=env.config.sandbox.max_output_bytes,
+        approved=approved_programs(plan, env),
     )
     return await run_in_sandbox(request, env, progress)
 
@@ -94,7 +110,8 @@ SPEC = ToolSpec(
     description=(
         "Run a shell command with bash in a fresh, network-less Docker container, the workspace mounted "
         "read-write at /workspace. Every program the command would start is checked against the policy: "
-        "denied programs are refused, others may need a human yes. A non-zero exit is a result, not an error."
+        "denied programs are refused, others may need a human yes; the sandbox stops any program that was "
+        "not approved when it starts. A non-zero exit is a result, not an error."
     ),
     annotations=ToolAnnotations(
         title="Run a shell command in the sandbox",

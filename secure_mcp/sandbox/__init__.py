@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from secure_mcp.sandbox.doctor import DoctorCheck
 from secure_mcp.sandbox.image import build_image
-from secure_mcp.sandbox.models import ProgressCallback, SandboxRequest, SandboxResult
+from secure_mcp.sandbox.models import BlockedExec, ProgressCallback, SandboxRequest, SandboxResult
 from secure_mcp.sandbox.service import Sandbox
 from secure_mcp.sandbox.settings import SandboxSettings
 
 __all__ = [
+    "BlockedExec",
     "DoctorCheck",
     "ProgressCallback",
     "Sandbox",

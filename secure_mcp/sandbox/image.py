@@ -30,14 +30,27 @@ LABEL_BUILD = "secure-mcp.build"
 BASE_IMAGE = "python:3.12-slim-bookworm"
 
 
+#: Files baked into ``/opt/secure-mcp``: the runner and the exec tracer it loads.
+RUNNER_FILES = ("runner.py", "tracer.py")
+
+
 def runner_source() -> bytes:
     """The runner script as shipped in this package."""
     return resources.files("secure_mcp.sandbox").joinpath("runner.py").read_bytes()
 
 
+def runner_files() -> dict[str, bytes]:
+    """Every file of the in-container runner, by name."""
+    package = resources.files("secure_mcp.sandbox")
+    return {name: package.joinpath(name).read_bytes() for name in RUNNER_FILES}
+
+
 def runner_digest() -> str:
-    """The digest of the runner that images built by this version carry."""
-    return hashlib.sha256(runner_source()).hexdigest()
+    """The digest of the runner files that images built by this version carry."""
+    digest = hashlib.sha256()
+    for name, content in runner_files().items():
+        digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+    return digest.hexdigest()
 
 
 def build_image(
@@ -104,7 +117,8 @@ def _build_dockerfile(client: docker.DockerClient, settings: SandboxSettings, ou
     with tempfile.TemporaryDirectory(prefix="secure-mcp-build-") as context:
         dockerfile = resources.files("secure_mcp.sandbox").joinpath("image/Dockerfile").read_bytes()
         Path(context, "Dockerfile").write_bytes(dockerfile)
-        Path(context, "runner.py").write_bytes(runner_source())
+        for name, content in runner_files().items():
+            Path(context, name).write_bytes(content)
         out.write(f"building {settings.image} from {BASE_IMAGE} ...\n")
         client.images.build(
             path=context,
@@ -120,7 +134,7 @@ def _build_dockerfile(client: docker.DockerClient, settings: SandboxSettings, ou
 def _build_offline(client: docker.DockerClient, settings: SandboxSettings, out: TextIO, mirror: str) -> None:
     with tempfile.TemporaryDirectory(prefix="secure-mcp-rootfs-", dir="/var/tmp") as work:  # noqa: S108
         root = Path(work, "root")
-        build_rootfs(root, mirror, runner_source(), out)
+        build_rootfs(root, mirror, runner_files(), out)
         archive = Path(work, "rootfs.tar")
         tar_rootfs(root, archive)
         repository, _, tag = settings.image.rpartition(":")

@@ -7,6 +7,8 @@ print costs the server at most ``cap`` bytes plus one chunk, whatever the frame 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import socket
 import struct
@@ -17,13 +19,40 @@ STDOUT, STDERR = 1, 2
 
 
 TRAILER_PREFIX = b"\0secure-mcp-end:"
-_TRAILER_TAIL = 12  # ":" + a status of up to 10 digits (with sign) + the closing NUL
+_STATUS_DIGITS = 10
+#: The tracer's findings after the status (base64 JSON); report mode lists every exec of a batch.
+MAX_META_BYTES = 16 * 1024 * 1024
 
 
-def encode_request(kind: str, source: str, cwd: str, nonce: str = "") -> bytes:
+def encode_request(
+    kind: str,
+    source: str,
+    cwd: str,
+    nonce: str = "",
+    *,
+    approved: tuple[str, ...] | None = None,
+    exec_mode: str = "enforce",
+) -> bytes:
     """The runner's wire format: 4-byte big-endian length, then JSON."""
-    body = json.dumps({"kind": kind, "source": source, "cwd": cwd, "nonce": nonce}).encode("utf-8")
+    request: dict[str, object] = {"kind": kind, "source": source, "cwd": cwd, "nonce": nonce, "exec_mode": exec_mode}
+    if approved is not None:
+        request["approved"] = list(approved)
+    body = json.dumps(request).encode("utf-8")
     return struct.pack(">I", len(body)) + body
+
+
+def _parse_tail(tail: bytes) -> tuple[int, dict[str, object] | None] | None:
+    """``<status>`` or ``<status>:<base64 JSON object>``; None when it is not a trailer after all."""
+    digits, _, payload = tail.partition(b":")
+    if not digits.isdigit() or len(digits) > _STATUS_DIGITS:
+        return None
+    if not payload:
+        return int(digits), None
+    try:
+        meta = json.loads(base64.b64decode(payload, validate=True))
+    except (binascii.Error, ValueError):
+        return None
+    return (int(digits), meta) if isinstance(meta, dict) else None
 
 
 class _Trailer:
@@ -37,6 +66,7 @@ class _Trailer:
         self._mark = TRAILER_PREFIX + nonce.encode("ascii") + b":"
         self._hold = bytearray()
         self.status: int | None = None
+        self.meta: dict[str, object] | None = None
 
     def feed(self, chunk: bytes) -> bytes:
         """The part of ``chunk`` (with what was held) that is output; sets ``status`` at the trailer."""
@@ -49,13 +79,13 @@ class _Trailer:
             rest = data[at + len(self._mark) :]
             end = rest.find(b"\0")
             if end < 0:
-                if len(rest) < _TRAILER_TAIL:  # the trailer may still be arriving
+                if len(rest) <= MAX_META_BYTES:  # the trailer may still be arriving
                     self._hold = bytearray(data[at:])
                     return data[:at]
                 return data  # not a trailer after all
-            digits = rest[:end]
-            if digits.isdigit() and len(digits) < _TRAILER_TAIL:
-                self.status = int(digits)
+            parsed = _parse_tail(rest[:end])
+            if parsed is not None:
+                self.status, self.meta = parsed
                 return data[:at]
             return data
         # Hold back the longest end of the data that could be the start of the mark.
@@ -89,11 +119,14 @@ class OutputCapture:
         self._trailers = {STDOUT: _Trailer(nonce), STDERR: _Trailer(nonce)} if nonce else {}
         self.exit_code: int | None = None
         """Set from the runner's trailers once both streams carried one: the code has finished."""
+        self.meta: dict[str, object] | None = None
+        """What the runner's tracer reported with the stderr trailer (blocked exec, exec list, error)."""
 
     def _finished(self) -> bool:
         statuses = {trailer.status for trailer in self._trailers.values()}
         if self._trailers and None not in statuses and len(statuses) == 1:
             self.exit_code = statuses.pop()
+            self.meta = self._trailers[STDERR].meta
             return True
         return False
 

@@ -15,13 +15,21 @@ class SandboxRequest:
     """One call to run in a fresh container.
 
     Args:
-        kind: ``python`` runs ``source`` as ``python3 -c`` would; ``shell`` runs ``/bin/sh -c source``.
+        kind: ``python`` runs ``source`` as ``python3 -c`` would; ``shell`` runs
+            ``bash --noprofile --norc -c source`` under the exec tracer.
         source: the code or the command. It travels on the container's stdin, never on a command line.
         workdir: the container path to start in; must be ``/workspace`` or below it.
         workspace_rw: mount the workspace read-write (``run_command``, or ``execute_python`` when
             configured ``rw``); read-only otherwise. The sandbox never widens this on its own.
         timeout_s: wall-clock limit once the request is handed over; capped at ``[sandbox] timeout_s``.
         max_output_bytes: stdout and stderr *combined*; capped at ``[sandbox] max_output_bytes``.
+        approved: for ``shell``: the program names (bare, or paths from ``workdir``) any process of
+            the call may start besides bash; resolved to real paths inside the container. Required
+            in ``enforce`` mode: a shell request without it is refused. Ignored for ``python``
+            (``execute_python`` code is not traced).
+        exec_mode: ``enforce`` stops the call at the first exec of an unapproved program;
+            ``report`` stops nothing and returns every exec (``SandboxResult.execs``; the
+            differential test); ``off`` runs bash untraced (benchmarks only; no tool uses it).
     """
 
     kind: Literal["python", "shell"]
@@ -30,6 +38,16 @@ class SandboxRequest:
     workspace_rw: bool = False
     timeout_s: int = 30
     max_output_bytes: int = 1048576
+    approved: tuple[str, ...] | None = None
+    exec_mode: Literal["enforce", "report", "off"] = "enforce"
+
+
+@dataclass(frozen=True)
+class BlockedExec:
+    """A program the tracer stopped before it ran: its real path in the image and its argv."""
+
+    program: str
+    argv: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -38,6 +56,9 @@ class SandboxResult:
 
     ``exit_code`` is None when the sandbox killed the container (timeout, output cap, cancel).
     ``output_bytes`` counts every byte the code wrote that reached the server, kept or not.
+    ``blocked`` is set when the tracer stopped an unapproved program (the whole call was killed);
+    ``execs`` lists ``(program, *argv)`` of every exec in ``report`` mode; ``tracer_error`` says
+    why the runner refused to run a shell request at all (fail closed).
     """
 
     exit_code: int | None
@@ -47,3 +68,6 @@ class SandboxResult:
     truncated: bool
     duration_ms: float
     output_bytes: int
+    blocked: BlockedExec | None = None
+    execs: tuple[tuple[str, ...], ...] = ()
+    tracer_error: str | None = None

@@ -11,6 +11,7 @@ import re
 import shutil
 import stat
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -18,7 +19,27 @@ from secure_mcp.sandbox.settings import SANDBOX_UID
 
 SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
-PACKAGES = ("python3",)
+#: What a coding agent's commands need. git, make and the text tools are what the bundled allow list
+#: names; python3-venv lets ``python3 -m venv`` work. Everything comes from Debian, signed.
+PACKAGES = (
+    "python3",
+    "python3-venv",
+    "bash",
+    "coreutils",
+    "diffutils",
+    "file",
+    "findutils",
+    "gawk",
+    "git",
+    "grep",
+    "gzip",
+    "jq",
+    "make",
+    "procps",
+    "sed",
+    "tar",
+    "unzip",
+)
 #: Dropped after the bootstrap: documentation, caches and package lists are not needed to run code.
 STRIP = (
     "usr/share/doc",
@@ -49,8 +70,8 @@ def detect_mirror(sources: Path = Path("/etc/apt")) -> str:
     return DEFAULT_MIRROR
 
 
-def build_rootfs(root: Path, mirror: str, runner: bytes, out: TextIO) -> None:
-    """Bootstrap, strip, add the sandbox user and the runner.
+def build_rootfs(root: Path, mirror: str, runner: Mapping[str, bytes], out: TextIO) -> None:
+    """Bootstrap, strip, add the sandbox user and the runner files (name -> content).
 
     Raises:
         RuntimeError: not root, debootstrap missing or failing.
@@ -73,8 +94,9 @@ def build_rootfs(root: Path, mirror: str, runner: bytes, out: TextIO) -> None:
     _add_user(root)
     runner_dir = root / "opt/secure-mcp"
     runner_dir.mkdir(parents=True, exist_ok=True)
-    (runner_dir / "runner.py").write_bytes(runner)
-    (runner_dir / "runner.py").chmod(0o644)
+    for name, content in runner.items():
+        (runner_dir / name).write_bytes(content)
+        (runner_dir / name).chmod(0o644)
     (root / "workspace").mkdir(mode=0o755, exist_ok=True)
     (root / "tmp").chmod(0o1777)
 

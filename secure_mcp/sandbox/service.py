@@ -17,7 +17,7 @@ from secure_mcp.sandbox.doctor import DoctorCheck, run_checks
 from secure_mcp.sandbox.engine import Attached, Engine
 from secure_mcp.sandbox.flags import LABEL_OWNER, WORKSPACE, container_kwargs
 from secure_mcp.sandbox.io import OutputCapture, encode_request
-from secure_mcp.sandbox.models import ProgressCallback, SandboxRequest, SandboxResult
+from secure_mcp.sandbox.models import BlockedExec, ProgressCallback, SandboxRequest, SandboxResult
 from secure_mcp.sandbox.owner import current_owner, is_orphan
 from secure_mcp.sandbox.pool import WarmPool
 from secure_mcp.sandbox.settings import SandboxSettings
@@ -29,6 +29,26 @@ EXIT_STATUS_WAIT_S = 10.0
 def _is_inside_workspace(workdir: str) -> bool:
     normal = posixpath.normpath(workdir)
     return workdir.startswith("/") and (normal == WORKSPACE or normal.startswith(WORKSPACE + "/"))
+
+
+def _tracer_fields(meta: dict[str, object] | None) -> dict[str, Any]:
+    """SandboxResult fields from the runner's trailer: a blocked exec, the exec list, an error."""
+    if not meta:
+        return {}
+    fields: dict[str, Any] = {}
+    blocked = meta.get("blocked")
+    if isinstance(blocked, dict):
+        argv = blocked.get("argv")
+        fields["blocked"] = BlockedExec(
+            program=str(blocked.get("program", "<unknown>")),
+            argv=tuple(str(arg) for arg in argv) if isinstance(argv, list) else (),
+        )
+    execs = meta.get("execs")
+    if isinstance(execs, list):
+        fields["execs"] = tuple(tuple(str(part) for part in row) for row in execs if isinstance(row, list))
+    if "error" in meta:
+        fields["tracer_error"] = str(meta["error"])
+    return fields
 
 
 class Sandbox:
@@ -94,6 +114,8 @@ class Sandbox:
             raise SandboxError("closed", "the sandbox is shut down")
         if not _is_inside_workspace(request.workdir) or request.timeout_s < 1:
             raise SandboxError("invalid_request", "the working directory must be inside /workspace")
+        if request.kind == "shell" and request.exec_mode == "enforce" and request.approved is None:
+            raise SandboxError("invalid_request", "a shell request needs an approved set of programs")
         timeout = min(request.timeout_s, self.settings.timeout_s)
         cap = max(1, min(request.max_output_bytes, self.settings.max_output_bytes))
         started = time.monotonic()
@@ -134,7 +156,14 @@ class Sandbox:
         ended = False
         exit_code: int | None = None
         try:
-            payload = encode_request(request.kind, request.source, request.workdir, nonce)
+            payload = encode_request(
+                request.kind,
+                request.source,
+                request.workdir,
+                nonce,
+                approved=request.approved,
+                exec_mode=request.exec_mode,
+            )
             await anyio.to_thread.run_sync(attached.sock.sendall, payload, abandon_on_cancel=True)
             status: list[int | None] = []
             async with anyio.create_task_group() as group:
@@ -171,6 +200,7 @@ class Sandbox:
             truncated=capture.truncated,
             duration_ms=(time.monotonic() - started) * 1000,
             output_bytes=capture.seen,
+            **_tracer_fields(capture.meta if ended else None),
         )
 
     async def _finish(self, attached: Attached, *, killed: bool) -> None:

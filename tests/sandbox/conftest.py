@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import anyio
 import docker
 import pytest
 
@@ -63,6 +64,10 @@ async def sandbox(make_sandbox: Callable[..., Sandbox]) -> AsyncIterator[Sandbox
         yield box
     finally:
         await box.close()
+        # A finished call's container is removed by a helper thread that close() does not wait for.
+        with anyio.move_on_after(15):
+            while instance_containers(box.instance_id):
+                await anyio.sleep(0.2)
         assert instance_containers(box.instance_id) == []
 
 

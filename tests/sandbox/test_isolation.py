@@ -122,7 +122,7 @@ async def test_python_workspace_is_read_only_and_shell_workspace_is_writable(
 ) -> None:
     """A read-only call cannot create a file in the workspace; a read-write call can."""
     ro = await sandbox.run(SandboxRequest("python", "open('/workspace/ro.txt', 'w').write('x')"))
-    rw = await sandbox.run(SandboxRequest("shell", "echo hi > rw.txt", workspace_rw=True))
+    rw = await sandbox.run(SandboxRequest("shell", "echo hi > rw.txt", workspace_rw=True, approved=()))
     assert ro.exit_code == 1 and not (workspace / "ro.txt").exists()
     assert rw.exit_code == 0 and (workspace / "rw.txt").read_text() == "hi\n"
 
@@ -154,5 +154,5 @@ async def test_exit_codes_and_errors_are_reported_as_results(sandbox: Sandbox) -
     assert (await _py(sandbox, "import sys; sys.exit(7)"))[0] == 7
     exit_code, _, stderr = await _py(sandbox, "1/0")
     assert exit_code == 1 and "ZeroDivisionError" in stderr
-    shell = await sandbox.run(SandboxRequest("shell", "exit 4", workspace_rw=True))
+    shell = await sandbox.run(SandboxRequest("shell", "exit 4", workspace_rw=True, approved=()))
     assert shell.exit_code == 4

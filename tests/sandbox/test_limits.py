@@ -43,7 +43,9 @@ async def test_a_fork_bomb_hits_the_pids_limit_and_ends_at_the_timeout(sandbox: 
     """A shell fork bomb is contained by pids_limit and killed at its timeout."""
     with anyio.fail_after(30):
         result = await sandbox.run(
-            SandboxRequest("shell", "bomb() { bomb | bomb & }; bomb; sleep 60", workspace_rw=True, timeout_s=3)
+            SandboxRequest(
+                "shell", "bomb() { bomb | bomb & }; bomb; sleep 60", workspace_rw=True, timeout_s=3, approved=("sleep",)
+            )
         )
     assert result.timed_out or result.exit_code is not None
     await _still_answers(sandbox)
@@ -102,7 +104,7 @@ async def test_container_count_returns_to_the_pool_size(sandbox: Sandbox) -> Non
     """After several calls, only the refilled pool (one per mount mode) remains."""
     for _ in range(3):
         await _still_answers(sandbox)
-    await sandbox.run(SandboxRequest("shell", "true", workspace_rw=True))
+    await sandbox.run(SandboxRequest("shell", "true", workspace_rw=True, approved=()))
     assert await _wait_for_pool(sandbox, 2) == 2
 
 

@@ -44,7 +44,9 @@ def test_bytes_after_the_trailer_are_dropped() -> None:
 async def test_a_background_process_does_not_hold_the_call_open_and_is_killed(sandbox: Sandbox) -> None:
     """`sleep 300 &` used to keep the stream open until the timeout; now the call ends with the shell."""
     started = time.monotonic()
-    result = await sandbox.run(SandboxRequest(kind="shell", source="echo hi; sleep 300 & echo bg", workspace_rw=True))
+    result = await sandbox.run(
+        SandboxRequest(kind="shell", source="echo hi; sleep 300 & echo bg", workspace_rw=True, approved=("sleep",))
+    )
     assert result.exit_code == 0 and result.stdout == "hi\nbg\n" and not result.timed_out
     assert time.monotonic() - started < 10
     with anyio.fail_after(20):
@@ -64,5 +66,7 @@ async def test_exit_status_and_late_thread_output_match_python3_c(sandbox: Sandb
     )
     result = await sandbox.run(SandboxRequest(kind="python", source=code))
     assert result.exit_code == 7 and result.stdout == "from thread\n"
-    shell = await sandbox.run(SandboxRequest(kind="shell", source="echo out; echo err >&2; exit 3", workspace_rw=True))
+    shell = await sandbox.run(
+        SandboxRequest(kind="shell", source="echo out; echo err >&2; exit 3", workspace_rw=True, approved=())
+    )
     assert (shell.exit_code, shell.stdout, shell.stderr) == (3, "out\n", "err\n")

@@ -147,6 +147,6 @@ async def test_a_workdir_outside_the_workspace_is_refused(workdir: str, tmp_path
     """The sandbox re-checks the working directory even though the caller validated it."""
     box = Sandbox(SandboxSettings(warm_pool=0), tmp_path, instance_id="workdir")
     with pytest.raises(SandboxError) as caught:
-        await box.run(SandboxRequest("shell", "ls", workdir=workdir))
+        await box.run(SandboxRequest("shell", "ls", workdir=workdir, approved=("ls",)))
     assert caught.value.reason == "invalid_request"
     await box.close()
