@@ -76,18 +76,15 @@ async def prepare(args: RunCommandArgs, env: ToolEnv) -> Plan:
 
 
 def approved_programs(plan: Plan, env: ToolEnv) -> tuple[str, ...]:
-    """What the sandbox lets the call start: the plan's programs that passed validate and confirm,
-    plus ``[tools.run_command] allow`` (programs started indirectly, by make or a script, are held to
-    what the user allows everywhere). A denied program never reaches here; the rest were allowed or
-    confirmed. Once the policy's ``_Prepared.approved`` exists, return it instead of the plan's list.
-    Until then an entry like ``python3 <inline code>`` approves its first word, the program.
+    """What the sandbox lets the call start: the executables validate reported for this command
+    (denied ones never get here; the rest were allowed or confirmed), plus the programs of
+    ``[tools.run_command] allow``, so that programs started indirectly (by make's recipes, a script,
+    git) are held to what the user allows everywhere; their options are not re-judged there, their
+    effects on the workspace are.
     """
-    planned = [
-        str(p["program"]).split()[0]
-        for p in plan.audit.get("programs", [])
-        if p.get("verdict") != "deny" and str(p["program"]).split()
-    ]
-    return tuple(dict.fromkeys([*planned, *env.config.tools.run_command.allow]))
+    prepared: _Prepared = plan.data
+    allowed = [entry.split()[0] for entry in env.config.tools.run_command.allow if entry.split()]
+    return tuple(dict.fromkeys([*prepared.approved, *allowed]))
 
 
 async def execute(args: RunCommandArgs, plan: Plan, env: ToolEnv, progress: ProgressReporter) -> ProcessResult:

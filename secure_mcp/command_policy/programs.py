@@ -488,6 +488,11 @@ def read_make(words: tuple[Word, ...]) -> Reading:
     return reading
 
 
+def read_zcat(words: tuple[Word, ...]) -> Reading:
+    """zcat is a ``#!/bin/sh`` script in the image that runs ``gzip -cd``: gzip starts too."""
+    return Reading(executables={"gzip"})
+
+
 # Programs with a command prompt or config hooks of their own (``!cmd``, LESSOPEN, a pager).
 INTERACTIVE = frozenset(
     {"less", "more", "most", "pg", "vi", "vim", "nvim", "view", "ex", "ed", "emacs", "nano", "man", "info", "pager"}
@@ -501,4 +506,5 @@ READERS = {
     "split": read_split,
     "rsync": read_rsync,
     "make": read_make,
+    "zcat": read_zcat,
 }

@@ -14,8 +14,9 @@ import anyio.to_thread
 
 from secure_mcp.errors import SandboxError
 from secure_mcp.sandbox.doctor import DoctorCheck, run_checks
-from secure_mcp.sandbox.engine import Attached, Engine
+from secure_mcp.sandbox.engine import Attached, Engine, translate
 from secure_mcp.sandbox.flags import LABEL_OWNER, WORKSPACE, container_kwargs
+from secure_mcp.sandbox.image import LABEL_RUNNER, runner_digest
 from secure_mcp.sandbox.io import OutputCapture, encode_request
 from secure_mcp.sandbox.models import BlockedExec, ProgressCallback, SandboxRequest, SandboxResult
 from secure_mcp.sandbox.owner import current_owner, is_orphan
@@ -75,6 +76,7 @@ class Sandbox:
         self._slots = anyio.Semaphore(settings.max_concurrent)
         self._active: dict[str, Attached] = {}
         self._closed = False
+        self._image_current = False
 
     def _kwargs(self, workspace_rw: bool) -> dict[str, Any]:
         return container_kwargs(
@@ -96,6 +98,26 @@ class Sandbox:
             pass
         self._pool.start()
 
+    def _check_image(self) -> None:
+        """Refuse an image whose runner is not this version's: exec-time enforcement lives in the
+        runner, and an older one would ignore the approved set, so running it would fail open.
+        Checked once per server (the label is read from the engine, about a millisecond).
+        """
+        image = self.settings.image
+        try:
+            labels = self._engine.client().api.inspect_image(image)["Config"].get("Labels") or {}
+        except SandboxError:
+            raise
+        except Exception as exc:
+            raise translate(exc, image) from None
+        if labels.get(LABEL_RUNNER) != runner_digest():
+            raise SandboxError(
+                "image_outdated",
+                f"the sandbox image {image} was built by another version of secure-mcp (its runner would not "
+                "enforce the approved programs); rebuild it with `secure-mcp sandbox build`",
+            )
+        self._image_current = True
+
     def _sweep_orphans(self) -> None:
         for info in self._engine.ours():
             owner = (info.get("Labels") or {}).get(LABEL_OWNER, "")
@@ -116,6 +138,8 @@ class Sandbox:
             raise SandboxError("invalid_request", "the working directory must be inside /workspace")
         if request.kind == "shell" and request.exec_mode == "enforce" and request.approved is None:
             raise SandboxError("invalid_request", "a shell request needs an approved set of programs")
+        if not self._image_current:
+            await anyio.to_thread.run_sync(self._check_image)
         timeout = min(request.timeout_s, self.settings.timeout_s)
         cap = max(1, min(request.max_output_bytes, self.settings.max_output_bytes))
         started = time.monotonic()

@@ -67,12 +67,14 @@ async def test_python_starting_rm_is_blocked_by_the_sandbox_and_audited(
             result = await client.call_tool("run_command", {"command": f'echo "{code}" | python3 /dev/stdin'})
     text: str = result.content[0].text  # type: ignore[union-attr]
     assert result.is_error
-    assert text.startswith("blocked by sandbox: /usr/bin/dash was started but not approved (argv: ")
-    assert '"sh", "-c", "rm -v canary [REDACTED:' in text and SECRET not in text
+    # sh is on the bundled allow list (make's recipes need it), so os.system's shell starts; the rm it
+    # then starts is neither in the command's approved set nor on the allow list.
+    assert text.startswith("blocked by sandbox: /usr/bin/rm was started but not approved (argv: ")
+    assert '"rm", "-v", "canary", "[REDACTED:' in text and SECRET not in text
     assert canary.read_text() == "alive"
     refused: list[dict[str, Any]] = sink.events("refused")
     assert [(r["stage"], r["reason"]) for r in refused] == [("sandbox", "exec_blocked")]
-    assert "/usr/bin/dash" in refused[0]["message"] and "rm -v canary" in refused[0]["message"]
+    assert "/usr/bin/rm" in refused[0]["message"] and '"rm", "-v", "canary"' in refused[0]["message"]
     assert SECRET not in str(sink.records)
     assert sink.events("executed") == []
 

@@ -25,8 +25,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 ERAS = ["auto", "legacy"]
 # Examples bash runs as echo with a redirect: allowed, and they start no program (echo is a builtin),
 # so the sandbox's tracer lets nothing but bash start (tests/command_policy/test_issue14.py checks
-# that set). They are not run here: this branch's sandbox still runs /bin/sh, which reads them
-# differently; the lead adds them here once the bash runner is merged.
+# that set). The sandbox runs them with bash, the grammar the policy read: they run, and start nothing.
 RUN_AS_BASH_READS_THEM = {c for c, decision, _ in ISSUE_EXAMPLES if decision == "allow"}
 REFUSED = [c for c, _, _ in ISSUE_EXAMPLES if c not in RUN_AS_BASH_READS_THEM] + [c for _, c, _ in BYPASSES]
 
@@ -80,6 +79,24 @@ async def test_every_example_and_bypass_is_refused_and_nothing_runs(
     assert not ran, [(c, outcomes[c][:120]) for c in ran]
     assert len(outcomes) >= 150
     assert sink.events("executed") == []
+    assert (config.workspace_root / "victim").read_text() == "alive"
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_examples_bash_reads_as_harmless_run_and_start_nothing(
+    config: Config, sandbox: Sandbox, mode: str
+) -> None:
+    """``echo &>/tmp/o rm -v victim`` is echo with a redirect under bash, which now runs it: it runs
+    unasked, rm and mount never start (the victim survives), and no question is asked."""
+    sink = MemoryAuditSink()
+    seen: list[str] = []
+    async with runtime(config, sandbox=sandbox, sink=sink) as rt:
+        async with Client(rt.server, mode=mode, elicitation_callback=reply("decline", None, seen)) as c:
+            for command in sorted(RUN_AS_BASH_READS_THEM):
+                result = await c.call_tool("run_command", {"command": command})
+                assert not result.is_error, (command, result.content)
+    assert seen == []
+    assert len(sink.events("executed")) == len(RUN_AS_BASH_READS_THEM)
     assert (config.workspace_root / "victim").read_text() == "alive"
 
 

@@ -31,25 +31,18 @@ MIN_COMPARED = 2000
 MARK = "@@secure-mcp-differential@@"
 BASH = "/usr/bin/bash"
 HANG_S = 20
-CONTROL = "echo ok | /bin/cat"
+CONTROL = "echo ok | /usr/bin/nl"  # nl: a program no generated command uses
 HUNG = "@@hung@@"
 
 
 def reported_programs(command: str) -> frozenset[str] | None:
-    """The programs the policy says COMMAND may start; None when it refuses the command outright.
-
-    To swap once the tree-sitter policy lands: return ``judge_command(command, POLICY).executables``
-    (and drop the here-document guard). Until then the names come from the verdict list
-    (``python3 <inline code>`` names ``python3``); with the guard removed, bashlex disagrees with
-    bash on about 1% of the commands (quoted here-documents inside ``$( )``; issue 14).
-    """
-    if "<<'" in command:
-        return None  # bashlex (the 0.1 parser) ends quoted here-documents wrongly; delete with the swap
+    """The programs the policy says COMMAND may start (its ``executables``); None when it refuses
+    the command outright (then nothing reaches the sandbox, so nothing can disagree)."""
     try:
         decision = judge_command(command, POLICY)
     except Denied:
         return None  # refused in validate: it never reaches the sandbox, so nothing can disagree
-    return frozenset(p.program.split()[0] for p in decision.programs if p.program.split())
+    return frozenset(decision.executables)
 
 
 FILES = ["a.txt", "b.txt", "dir/c.txt", "'a.txt'", '"b.txt"', "*.txt", "missing"]
@@ -211,9 +204,9 @@ async def test_every_program_bash_started_was_reported_by_the_policy(sandbox: Sa
     commands = generate(3 * MIN_COMPARED)
     reported: dict[str, frozenset[str]] = {}
     for command in commands:
-        programs = reported_programs(command)
-        if programs is not None:
-            reported[command] = programs
+        judged = reported_programs(command)
+        if judged is not None:
+            reported[command] = judged
             if len(reported) == MIN_COMPARED:
                 break
     assert len(reported) == MIN_COMPARED, f"only {len(reported)} of {len(commands)} commands were judged"
@@ -232,11 +225,17 @@ async def test_every_program_bash_started_was_reported_by_the_policy(sandbox: Sa
     seen = _split(result.execs, len(compared))
     assert sum(1 for programs in seen if programs) > len(compared) // 2  # the batch really ran
     failures = []
+    previous: set[str] = set()
     for command, programs in zip(compared, seen, strict=True):
-        allowed = {paths.get(name, name) for name in reported[command]}
-        unreported = programs - allowed
+        permitted = {paths.get(name, name) for name in reported[command]}
+        # bash does not wait for process substitutions (``cat <(find | xargs head)``): under load,
+        # the previous command's last stragglers can exec after this command started, and the exec
+        # log has no pids to tell them apart. So a program counts as reported when this command or
+        # the one before reported it; one that neither reported is a disagreement.
+        unreported = programs - permitted - previous
+        previous = permitted
         if unreported:
-            failures.append(f"{command!r}: started {sorted(unreported)}, policy reported {sorted(allowed)}")
+            failures.append(f"{command!r}: started {sorted(unreported)}, policy reported {sorted(permitted)}")
     assert failures[-1].startswith(repr(CONTROL)), failures[-1:]
     failures.pop()
     assert not failures, f"{len(failures)} of {MIN_COMPARED} commands disagree:\n" + "\n".join(failures[:25])
