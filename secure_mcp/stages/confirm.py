@@ -87,7 +87,7 @@ def _config_hints(call: ValidatedCall, reasons: list[str]) -> list[str]:
         )
     if plan_reasons:
         if call.tool == "run_command":
-            hints.append("the [tools.run_command] line given with each program above")
+            hints.append("the [tools.run_command] line given with each program above, where one exists")
         elif call.tool == "execute_python":
             hints.append("[tools.execute_python] confirm = false")
         else:
