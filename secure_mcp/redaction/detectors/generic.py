@@ -58,22 +58,48 @@ _SUFFIX = r"(?:[_.-]?(?i:key|token|secret|value|str|b64|hash|enc))?"
 _KEY = rf"""\b(?:(?:[A-Za-z0-9]{{1,30}}[_.-]){{0,4}}(?i:{_WORDS})|[a-z][A-Za-z0-9]{{0,30}}(?:{_CAMEL})){_SUFFIX}["']?"""
 _DQ = r'"(?P<s>(?:[^"\\\r\n]|\\.){1,200})"'
 _SQ = r"'(?P<s2>(?:[^'\\\r\n]|\\.){1,200})'"
-_UQ_FIRST = r"""[^\s"'`,;&=(){}\[\]<>$%#]"""
+# An unquoted value starts with anything but whitespace, a quote or "=" (``==`` is a comparison):
+# "%oBk...", "#k5Q..." and "!x..." are passwords too. "#" inside a value is part of it; only
+# "#" after whitespace starts a comment (dotenv, shell).
+_UQ_FIRST = r"""[^\s"'`=]"""
+# Inline, the value ends at whitespace, a quote, a bracket, a parenthesis, a backtick, "<" or ">"
+# and the separators of query strings and argument lists, so `-e 'API_TOKEN=x'`,
+# `<td>password=x</td>` and `href="...?access_token=x"` mask exactly the value.
 _UQ_REST = r"""[^\s"'`,;&(){}\[\]<>]"""
+_UQ_END = r"""(?:[\s"'`,;&(){}\[\]<>]|$)"""
+# After "key = " / "key: " (code, YAML) the value must end its line; "(" "[" "<" "{" and "," stay
+# out of it so calls, generics and literals (get_password(), List[str]) are not values.
+_CODE_FIRST = r"""[^\s"'`=(){}\[\]<>,;]"""
+_CODE_REST = r"""[^\s"'`,;&(){}\[\]<>]"""
+# A dotenv or shell assignment that starts its line: the value is the whole whitespace-free word,
+# whatever punctuation it holds ("a;b&c)d" in a .env is one password).
+_LINE_KEY = r"(?m:^)[ \t]*(?:export[ \t]+)?"
 
 PASSWORD_ASSIGNMENT = Detector(
     "password_assignment",
     (
-        # KEY=value with nothing around "=": env files, shell, query strings, INI without spaces.
+        # KEY=value at the start of a line (.env, shell): the value runs to whitespace or the end.
         Rule(
-            rf"{_KEY}(?::=|=)(?:{_DQ}|{_SQ}|(?P<s3>{_UQ_FIRST}{_UQ_REST}{{0,200}})(?:[\s,;&#]|$))",
+            rf"{_LINE_KEY}{_KEY}=(?:{_DQ}|{_SQ}|(?P<s3>{_UQ_FIRST}[^\s]{{0,200}})(?:\s|$))",
             is_secret=is_plausible_value,
         ),
-        # "key = value", "key: value", "key => value": code, YAML, JSON, TOML. An unquoted value must
-        # end its line, so prose such as "password: use a long one" is not a value.
+        # KEY=value with nothing around "=": env files, shell, query strings, INI without spaces.
+        Rule(
+            rf"{_KEY}(?::=|=)(?:{_DQ}|{_SQ}|(?P<s3>{_UQ_FIRST}{_UQ_REST}{{0,200}}){_UQ_END})",
+            is_secret=is_plausible_value,
+        ),
+        # "key = 'value'", "key: \"value\"": a quoted value is a literal, never a variable or a
+        # type, so it is a secret whatever it looks like ({"password": "MyPassw0rd"}).
+        Rule(
+            rf"{_KEY}(?:[ \t]+(?::=|=|=>)|[ \t]*:)[ \t]*(?:{_DQ}|{_SQ})",
+            is_secret=is_plausible_value,
+        ),
+        # "key = value", "key: value", "key => value" unquoted: code, YAML, TOML. The value must end
+        # its line, so prose such as "password: use a long one" is not a value, and it must not
+        # look like code (a variable, a type, a number).
         Rule(
             rf"{_KEY}(?:[ \t]+(?::=|=|=>)|[ \t]*:)[ \t]*"
-            rf"(?:{_DQ}|{_SQ}|(?P<s3>{_UQ_FIRST}{_UQ_REST}{{0,200}})[ \t]*(?:\r?\n|$|\}}|[ \t]#))",
+            rf"(?P<s3>{_CODE_FIRST}{_CODE_REST}{{0,200}})[ \t]*(?:\r?\n|$|\}}|[ \t]#)",
             is_secret=is_plausible_code_value,
         ),
         # Command-line flags: --password=x, --api-key x.

@@ -22,15 +22,24 @@ _CODE_WORDS = frozenset(
 )
 _IDENTIFIER = re2.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _CAMEL_TYPE = re2.compile(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+")
-_PLACEHOLDER_OPENERS = ("${", "{{", "<", "%(", "$(", "%s", "{", "process.env", "os.environ")
+_HIDING_CHARS = frozenset("*.•·●")
+_PLACEHOLDER_OPENERS = ("${", "{{", "<", "$(", "{", "process.env", "os.environ")
+# A shell or dotenv reference to another variable ($DB_PASSWORD): the name of where the secret
+# lives, not the secret. ("%NAME%" is not treated so: "%A00...0%" is as likely a password.)
+_VARIABLE_REFERENCE = re2.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
+# printf-style fields ("%s", "%(password)s"); only whole, as "%s0000" may be a password.
+_FORMAT_FIELD = re2.compile(r"%(?:\([A-Za-z_][A-Za-z0-9_]*\))?[sdr]")
 
 
 def _is_placeholder(value: str) -> bool:
     stripped = value.strip()
     if stripped.startswith(_PLACEHOLDER_OPENERS) or MARKER_PREFIX in stripped:
         return True
-    # "********", "xxxx", "....": a value already hidden by whoever wrote it.
-    return len(set(stripped.lower())) <= 1
+    if _VARIABLE_REFERENCE.fullmatch(stripped) is not None or _FORMAT_FIELD.fullmatch(stripped) is not None:
+        return True
+    # "********", "....", "•••": a value already hidden by whoever wrote it. Letters, digits and
+    # other punctuation repeated are kept as values: "000000000000000000" may be a real password.
+    return len(set(stripped)) <= 1 and stripped[:1] in _HIDING_CHARS
 
 
 def is_plausible_value(value: str) -> bool:
