@@ -18,14 +18,37 @@ _PEM_LABEL = r"[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
 # then stops at the next dashes, so a header repeated a million times stays a linear scan.
 _PEM_BODY = r"(?:[A-Za-z0-9+/=:,. \t\r\n]|\\[rn]|-[A-Za-z0-9+/=:,. \t\r\n])"
 _PEM_OPEN_BODY = r"(?:[A-Za-z0-9+/=]|\r?\n|\\r?\\n|[A-Za-z-]{1,20}: [^\r\n\\]{0,200}(?:\r?\n|\\n))"
+# Pieces of a key without its BEGIN line (`tail -3 id_rsa`, the second half of a split key) start
+# a line, or follow an escaped newline or the opening quote of a JSON string.
+_FRAGMENT_START = r'(?:(?m:^)|\\n|")'
+_LINE_SEP = r"(?:\r?\n|(?:\\r)?\\n)"  # a newline, or one escaped in a JSON or Python string
+_B64_LINE = r"[A-Za-z0-9+/=]{16,}"
+_B64_LAST_LINE = r"[A-Za-z0-9+/=]{4,15}"  # the short last line of a body, only right before END
+_END_LINE = rf"(?:{_LINE_SEP}(?:{_B64_LAST_LINE}{_LINE_SEP})?-----END{_PEM_LABEL})"
+# The first body line of a private key, recognised by its structure rather than by a BEGIN line:
+# DER "SEQUENCE { INTEGER 0|1, ..." (PKCS#1 RSA/DSA, SEC1 EC, PKCS#8) in its three length forms,
+# base64-encoded; or the OpenSSH container's magic "openssh-key-v1". Certificates, public keys and
+# CSRs start with a SEQUENCE inside the SEQUENCE, so they do not match.
+_DER_PRIVATE = (
+    r"(?:MI[IJKL][A-Za-z0-9+/]{2}[AQgw]IBA[ADQT][A-DI-LQ-T]"  # SEQUENCE, 2-byte length
+    r"|MI[GH][A-Za-z0-9+/]AgE[AB][ABM]"  # SEQUENCE, 1-byte long-form length
+    r"|M[A-Za-z0-9+/]{2}CAQ[AE][CEw]"  # SEQUENCE, short length
+    r"|b3BlbnNzaC1rZXktdjE)"  # "openssh-key-v1"
+)
 PRIVATE_KEY = Detector(
     "private_key",
     (
         # The whole block up to its footer; a block cut off before its footer is masked as far as
         # its base64 body runs (a header alone is no secret), so a truncated key still leaks nothing.
         Rule(rf"(?P<s>-----BEGIN{_PEM_LABEL}(?:{_PEM_BODY}*?-----END{_PEM_LABEL}|(?:\r?\n|\\n)?[A-Za-z0-9+/=]{{16}}{_PEM_OPEN_BODY}*))"),
+        # A body that starts with a private key's structure, without its BEGIN line, to its END line
+        # or as far as it runs.
+        Rule(rf"{_FRAGMENT_START}(?P<s>{_DER_PRIVATE}[A-Za-z0-9+/=]{{8,}}(?:{_LINE_SEP}{_B64_LINE})*{_END_LINE}?)"),
+        # The tail of a body and its END line (`tail -3 id_rsa`); an END line alone still names a
+        # private key and is masked too.
+        Rule(rf"{_FRAGMENT_START}(?P<s>(?:{_B64_LINE}{_LINE_SEP})*(?:{_B64_LAST_LINE}{_LINE_SEP})?-----END{_PEM_LABEL})"),
     ),
-    "PEM, OpenSSH, PKCS#8 and PGP private key blocks, whole",
+    "PEM, OpenSSH, PKCS#8 and PGP private key blocks, whole; key bodies and END lines on their own",
 )
 
 AUTHORIZATION_HEADER = Detector(
