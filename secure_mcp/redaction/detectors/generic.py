@@ -4,13 +4,27 @@ Authorization headers, passwords in URLs and secret-looking assignments."""
 from __future__ import annotations
 
 from .base import Detector, Rule
+from .jwt_header import is_jwt
 from .plausible import is_plausible_code_value, is_plausible_value
 
+# The base64url spellings of '"alg"' at each of the three byte alignments. Every JWT header holds
+# that key, so a first segment without one of them cannot be a header; the rule's check then decodes
+# the segment to decide.
+_ALG_B64 = r"(?:ImFsZy|JhbGci|iYWxnI)"
 JWT = Detector(
     "jwt",
-    # Header and payload are base64url JSON objects, so both start with "eyJ" ('{"').
-    (Rule(r"\b(?P<s>eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*)"),),
-    "JSON Web Tokens (signed or unsigned)",
+    (
+        # What every library emits: header and payload are compact JSON objects, so both start with
+        # "eyJ" ('{"'). No check needed.
+        Rule(r"\b(?P<s>eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*)"),
+        # Any other spelling a verifier accepts ('{ "alg"...' is "eyAi...", a BOM, leading
+        # whitespace, a payload that is not "eyJ"): decided by decoding the header.
+        Rule(
+            rf"\b(?P<s>[A-Za-z0-9_-]{{0,200}}{_ALG_B64}[A-Za-z0-9_-]{{0,200}}\.[A-Za-z0-9_-]{{2,}}\.[A-Za-z0-9_-]*)",
+            is_secret=is_jwt,
+        ),
+    ),
+    "JSON Web Tokens (signed or unsigned), recognised by decoding the header",
 )
 
 _PEM_LABEL = r"[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
