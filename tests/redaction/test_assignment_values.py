@@ -115,6 +115,13 @@ def test_quoted_value_under_a_secret_key_is_masked_even_if_it_looks_like_an_iden
         "secret_key = os.environ['SECRET_KEY']",
         "PASSWORD=  # set me\n",
         'token = "{{ vault_token }}"',
+        "            secret=secret,",
+        "            private_key=None,",
+        "        return BasicAuth(username=auth[0], password=auth[1])",
+        "API_KEY=os.getenv(\"API_KEY\")",
+        "x = f(token=tok(1), password=self._password)",
+        "sys.stderr.write('yacc: Syntax error at line %d, token=%s\\n' % (lineno, tok))",
+        '_SK_END = b"-----END OPENSSH PRIVATE KEY-----"',
     ],
 )
 def test_code_types_placeholders_and_empty_values_stay(text: str) -> None:

@@ -59,8 +59,9 @@ PRIVATE_KEY = Detector(
         # or as far as it runs.
         Rule(rf"{_FRAGMENT_START}(?P<s>{_DER_PRIVATE}[A-Za-z0-9+/=]{{8,}}(?:{_LINE_SEP}{_B64_LINE})*{_END_LINE}?)"),
         # The tail of a body and its END line (`tail -3 id_rsa`); an END line alone still names a
-        # private key and is masked too.
-        Rule(rf"{_FRAGMENT_START}(?P<s>(?:{_B64_LINE}{_LINE_SEP})*(?:{_B64_LAST_LINE}{_LINE_SEP})?-----END{_PEM_LABEL})"),
+        # private key and is masked too when it starts a line (not as a quoted constant in code).
+        Rule(rf"{_FRAGMENT_START}(?P<s>(?:{_B64_LINE}{_LINE_SEP})+(?:{_B64_LAST_LINE}{_LINE_SEP})?-----END{_PEM_LABEL})"),
+        Rule(rf"(?:(?m:^)|\\n)(?P<s>(?:{_B64_LAST_LINE}{_LINE_SEP})?-----END{_PEM_LABEL})"),
     ),
     "PEM, OpenSSH, PKCS#8 and PGP private key blocks, whole; key bodies and END lines on their own",
 )
@@ -103,7 +104,8 @@ _UQ_FIRST = r"""[^\s"'`=]"""
 # and the separators of query strings and argument lists, so `-e 'API_TOKEN=x'`,
 # `<td>password=x</td>` and `href="...?access_token=x"` mask exactly the value.
 _UQ_REST = r"""[^\s"'`,;&(){}\[\]<>]"""
-_UQ_END = r"""(?:[\s"'`,;&({}\[\]<>]|$)"""
+# Opening brackets are no end: "token=tok(" and "password=auth[0]" are calls and subscripts.
+_UQ_END = r"""(?:[\s"'`,;&}\]<>]|$)"""
 # Before ")" a bare identifier is a keyword argument in code (`f(token=None)`, `f(secret=key)`), so
 # there the value must hold a digit or punctuation, as generated secrets do: `(API_TOKEN=x7Qm...)`.
 _UQ_NOT_IDENT = r"""[^\s"'`,;&(){}\[\]<>A-Za-z_.]"""
@@ -113,7 +115,8 @@ _CODE_FIRST = r"""[^\s"'`=(){}\[\]<>,;]"""
 _CODE_REST = r"""[^\s"'`,;&(){}\[\]<>]"""
 # A dotenv or shell assignment that starts its line: the value is the whole whitespace-free word,
 # whatever punctuation it holds ("a;b&c)d" in a .env is one password).
-_LINE_KEY = r"(?m:^)[ \t]*(?:export[ \t]+)?"
+# Not indented: an indented "name=value," is a keyword argument in code, not a dotenv line.
+_LINE_KEY = r"(?m:^)(?:export[ \t]+)?"
 
 PASSWORD_ASSIGNMENT = Detector(
     "password_assignment",
