@@ -7,6 +7,7 @@ Everything is generated locally and deterministically (seed 8); nothing touches 
 from __future__ import annotations
 
 import argparse
+import base64
 import random
 import string
 import time
@@ -62,11 +63,39 @@ SECRETS: dict[str, tuple[str, Callable[[], str]]] = {
     "url_credentials": ("DATABASE_URL=postgres://app:{s}@db:5432/app", lambda: _s(AN, 16)),
     "password_assignment": ("  password: {s}", lambda: _s(AN, 6) + "!" + _s(AN, 6)),
     "azure_storage_key": (AZURE, lambda: _s(B64, 86) + "=="),
+    # Added for 0.2 (issue 17): the server's own tokens, JWTs not spelled "eyJ", key tails without
+    # BEGIN, passwords starting with punctuation, quoted identifiers, KEY=value inside quotes.
+    "smcp_token": ("Authorization: Bearer {s}", lambda: "smcp_" + _s(URLSAFE, 43)),
+    "jwt_spaced_header": ("id_token: {s}", lambda: _jwt_spaced()),
+    "private_key_tail": ("$ tail -3 id_rsa\n{s}", lambda: _key_tail()),
+    "password_punctuation": ("DB_PASSWORD={s}", lambda: R.choice("#%!") + _s(AN + "#%!", 17)),
+    "password_quoted_identifier": ('{{"password": "{s}"}}', lambda: _s(string.ascii_letters, 6) + _s(string.digits, 4)),
+    "password_in_quotes": ("docker run -e 'API_TOKEN={s}' app", lambda: _s(AN, 20)),
 }
 
 
+def _b64url(data: str) -> str:
+    return base64.urlsafe_b64encode(data.encode()).rstrip(b"=").decode()
+
+
+def _jwt_spaced() -> str:
+    header = _b64url('{ "alg": "RS256", "kid": "' + _s(AN, 8) + '" }')
+    payload = _b64url('{ "sub": "' + _s(AN, 12) + '" }')
+    return f"{header}.{payload}.{_s(URLSAFE, 43)}"
+
+
+def _key_tail() -> str:
+    return f"{_s(B64, 64)}\n{_s(B64, 64)}\n{_s(B64, 20)}==\n-----END RSA PRIVATE KEY-----"
+
+
 def benign_line(i: int) -> str:
-    kind = i % 6
+    kind = i % 7
+    if kind == 6:
+        # Code and configuration that use secret words without a secret (issue 17's rules must keep them).
+        return (
+            f"        client = Client(token=token, password=self._password, secret=None)  # {i}\n"
+            f'      - "POSTGRES_PASSWORD=${{POSTGRES_PASSWORD}}"  # compose {i}'
+        )
     if kind == 0:
         return (
             f"2024-05-01T12:{i % 60:02d}:00Z INFO req={R.getrandbits(64):016x} "

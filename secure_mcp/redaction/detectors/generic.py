@@ -105,9 +105,9 @@ _UQ_FIRST = r"""[^\s"'`=]"""
 # `<td>password=x</td>` and `href="...?access_token=x"` mask exactly the value.
 _UQ_REST = r"""[^\s"'`,;&(){}\[\]<>]"""
 # Opening brackets are no end: "token=tok(" and "password=auth[0]" are calls and subscripts.
-_UQ_END = r"""(?:[\s"'`,;&}\]<>]|$)"""
-# Before ")" a bare identifier is a keyword argument in code (`f(token=None)`, `f(secret=key)`), so
-# there the value must hold a digit or punctuation, as generated secrets do: `(API_TOKEN=x7Qm...)`.
+_UQ_END = r"""(?:[\s"'`;&}\]<>]|$)"""
+# Before "," or ")" a bare identifier is a keyword argument in code (`f(token=token, secret=None)`),
+# so there the value must hold a digit or punctuation, as generated secrets do: `(API_TOKEN=x7Qm..)`.
 _UQ_NOT_IDENT = r"""[^\s"'`,;&(){}\[\]<>A-Za-z_.]"""
 # After "key = " / "key: " (code, YAML) the value must end its line; "(" "[" "<" "{" and "," stay
 # out of it so calls, generics and literals (get_password(), List[str]) are not values.
@@ -129,7 +129,7 @@ PASSWORD_ASSIGNMENT = Detector(
         # KEY=value with nothing around "=": env files, shell, query strings, INI without spaces.
         Rule(
             rf"{_KEY}(?::=|=)(?:{_DQ}|{_SQ}|(?P<s3>{_UQ_FIRST}{_UQ_REST}{{0,200}}){_UQ_END}"
-            rf"|(?P<s4>{_UQ_REST}{{0,100}}{_UQ_NOT_IDENT}{_UQ_REST}{{0,100}})\))",
+            rf"|(?P<s4>{_UQ_REST}{{0,100}}{_UQ_NOT_IDENT}{_UQ_REST}{{0,100}})[),])",
             is_secret=is_plausible_value,
         ),
         # "key = 'value'", "key: \"value\"": a quoted value is a literal, never a variable or a
