@@ -4,6 +4,7 @@ Authorization headers, passwords in URLs and secret-looking assignments."""
 from __future__ import annotations
 
 from .base import Detector, Rule
+from .extend import jwt_header_start, key_body_start
 from .jwt_header import is_jwt
 from .plausible import is_plausible_code_value, is_plausible_value
 
@@ -18,10 +19,12 @@ JWT = Detector(
         # "eyJ" ('{"'). No check needed.
         Rule(r"\b(?P<s>eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*)"),
         # Any other spelling a verifier accepts ('{ "alg"...' is "eyAi...", a BOM, leading
-        # whitespace, a payload that is not "eyJ"): decided by decoding the header.
+        # whitespace, a payload that is not "eyJ"): anchored on the spelling of "alg", extended back
+        # over the rest of the header, and decided by decoding the header.
         Rule(
-            rf"\b(?P<s>[A-Za-z0-9_-]{{0,200}}{_ALG_B64}[A-Za-z0-9_-]{{0,200}}\.[A-Za-z0-9_-]{{2,}}\.[A-Za-z0-9_-]*)",
+            rf"(?P<s>{_ALG_B64}[A-Za-z0-9_-]{{0,200}}\.[A-Za-z0-9_-]{{2,}}\.[A-Za-z0-9_-]*)",
             is_secret=is_jwt,
+            extend_back=jwt_header_start,
         ),
     ),
     "JSON Web Tokens (signed or unsigned), recognised by decoding the header",
@@ -58,10 +61,13 @@ PRIVATE_KEY = Detector(
         # A body that starts with a private key's structure, without its BEGIN line, to its END line
         # or as far as it runs.
         Rule(rf"{_FRAGMENT_START}(?P<s>{_DER_PRIVATE}[A-Za-z0-9+/=]{{8,}}(?:{_LINE_SEP}{_B64_LINE})*{_END_LINE}?)"),
-        # The tail of a body and its END line (`tail -3 id_rsa`); an END line alone still names a
-        # private key and is masked too when it starts a line (not as a quoted constant in code).
-        Rule(rf"{_FRAGMENT_START}(?P<s>(?:{_B64_LINE}{_LINE_SEP})+(?:{_B64_LAST_LINE}{_LINE_SEP})?-----END{_PEM_LABEL})"),
-        Rule(rf"(?:(?m:^)|\\n)(?P<s>(?:{_B64_LAST_LINE}{_LINE_SEP})?-----END{_PEM_LABEL})"),
+        # The tail of a body and its END line (`tail -3 id_rsa`): anchored on the END line, which
+        # starts a line (not a quoted constant in code), and extended back over whole base64 lines.
+        # An END line alone still names a private key and is masked too.
+        Rule(
+            rf"(?:(?m:^)|\\n)(?P<s>(?:{_B64_LAST_LINE}{_LINE_SEP})?-----END{_PEM_LABEL})",
+            extend_back=key_body_start,
+        ),
     ),
     "PEM, OpenSSH, PKCS#8 and PGP private key blocks, whole; key bodies and END lines on their own",
 )
@@ -80,7 +86,10 @@ AUTHORIZATION_HEADER = Detector(
 URL_CREDENTIALS = Detector(
     "url_credentials",
     # Greedy up to the last "@" of the authority, so a password with a raw "@" is masked whole.
-    (Rule(r"""\b[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s/?#@:"'<>]{0,128}:(?P<s>[^\s/?#"'<>]{1,256})@"""),),
+    # Anchored on "://" with one scheme character before it: a pattern starting with the whole
+    # scheme ([A-Za-z][A-Za-z0-9+.-]{1,30}, opened by the prefilter) kept a search thread alive
+    # across every long run of such characters, quadratic on a long line of tokens.
+    (Rule(r"""[A-Za-z0-9+.-]://[^\s/?#@:"'<>]{0,128}:(?P<s>[^\s/?#"'<>]{1,256})@"""),),
     "the password part of scheme://user:password@host",
 )
 
