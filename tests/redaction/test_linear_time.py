@@ -30,10 +30,10 @@ def test_pattern_scans_one_megabyte_of_crafted_input_in_bounded_time(kind: str, 
     """1 MB of repeated near-matches is scanned in well under half a second per input."""
     regex = compile_one(pattern)
     for data in crafted_inputs(kind):
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: other jobs on a shared machine do not count
         for _ in regex.finditer(data):
             pass
-        assert time.perf_counter() - started < BOUND_S
+        assert time.process_time() - started < BOUND_S
 
 
 @pytest.mark.slow

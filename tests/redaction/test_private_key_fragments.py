@@ -103,3 +103,11 @@ def test_an_end_line_alone_and_inside_a_json_string_is_masked() -> None:
 def test_public_keys_certificates_and_other_base64_stay(text: str) -> None:
     """Public material and ordinary base64 keep their text: only private-key structure is masked."""
     assert REDACTOR.redact(text).text == text
+
+
+def test_a_truncated_key_inside_a_json_string_is_masked_past_its_first_line() -> None:
+    """A key cut off inside escaped JSON: every body line after BEGIN goes, not only the first."""
+    lines = pem_lines("rsa-pkcs1")
+    escaped = json.dumps({"key": "\n".join(lines[:6])})[:-2]  # cut off: no END, no closing quote
+    out = REDACTOR.redact(escaped).text
+    assert not _body_leaks(lines[:6], out)

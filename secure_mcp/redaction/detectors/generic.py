@@ -34,7 +34,7 @@ _PEM_LABEL = r"[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
 # A lone "-" may appear (DEK-Info, AES-128-CBC) but never "--": the lazy search for the footer
 # then stops at the next dashes, so a header repeated a million times stays a linear scan.
 _PEM_BODY = r"(?:[A-Za-z0-9+/=:,. \t\r\n]|\\[rn]|-[A-Za-z0-9+/=:,. \t\r\n])"
-_PEM_OPEN_BODY = r"(?:[A-Za-z0-9+/=]|\r?\n|\\r?\\n|[A-Za-z-]{1,20}: [^\r\n\\]{0,200}(?:\r?\n|\\n))"
+_PEM_OPEN_BODY = r"(?:[A-Za-z0-9+/=]|\r?\n|(?:\\r)?\\n|[A-Za-z-]{1,20}: [^\r\n\\]{0,200}(?:\r?\n|\\n))"
 # Pieces of a key without its BEGIN line (`tail -3 id_rsa`, the second half of a split key) start
 # a line, or follow an escaped newline or the opening quote of a JSON string.
 _FRAGMENT_START = r'(?:(?m:^)|\\n|")'
