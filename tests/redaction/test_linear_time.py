@@ -47,7 +47,7 @@ def test_pattern_scans_one_megabyte_of_crafted_input_in_bounded_time(kind: str, 
     ],
 )
 def test_whole_redactor_stays_linear_on_many_candidates(line: str) -> None:
-    """4x the input costs about 4x the CPU time, not 16x (anchoring on literals, issue 17).
+    """8x the input costs about 8x the CPU time, not 64x (anchoring on literals, issue 17).
 
     A pattern that starts with an open run (base64 lines before an END line, a JWT header before
     its "alg") kept RE2's leftmost search alive across every such run, re-scanned once per
@@ -64,5 +64,5 @@ def test_whole_redactor_stays_linear_on_many_candidates(line: str) -> None:
         return time.process_time() - started
 
     cpu(16 << 10)  # warm the DFA caches
-    small, large = min(cpu(32 << 10) for _ in range(2)), min(cpu(128 << 10) for _ in range(2))
-    assert large < 8 * max(small, 0.002)
+    small, large = min(cpu(32 << 10) for _ in range(2)), min(cpu(256 << 10) for _ in range(2))
+    assert large < 16 * max(small, 0.002)
