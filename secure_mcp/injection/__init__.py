@@ -16,7 +16,7 @@ KINDS: frozenset[str] = frozenset(
     {
         "instruction_override", "prompt_leak", "concealment", "exfiltration_instruction", "role_marker",
         "special_token", "invisible_unicode", "bidi_control", "ansi_escape", "control_character",
-        "exfiltration_link",
+        "exfiltration_link", "forged_marker",
     }
 )
 

@@ -16,7 +16,8 @@ class Finding:
     Attributes:
         kind: stable code (``instruction_override``, ``role_marker``, ``special_token``,
             ``invisible_unicode``, ``bidi_control``, ``ansi_escape``, ``exfiltration_link``,
-            ``exfiltration_instruction``, ``prompt_leak``, ``concealment``, ``control_character``);
+            ``exfiltration_instruction``, ``prompt_leak``, ``concealment``, ``control_character``,
+            ``forged_marker``);
             policies and audit queries use it.
         detail: short text safe to show: at most ~80 characters, invisible characters escaped.
     """

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from .ansi import ansi_findings
 from .exfil import exfiltration_findings
 from .finding import Finding
+from .forged import forged_marker_findings
 from .phrases import phrase_findings
 from .unicode import normalise, unicode_findings
 
@@ -15,7 +16,8 @@ def scan(text: str, *, allowed_domains: Iterable[str] = ()) -> list[Finding]:
     """Every prompt-injection finding in ``text``, most structural first.
 
     Invisible, bidi and ANSI checks look at the raw text (that is where those characters are);
-    phrases, role markers, special tokens and exfiltration links are searched in a normalised copy
+    phrases, role markers, special tokens, exfiltration links and forged untrusted-content markers
+    are searched in a normalised copy
     (NFKC, case-folded, invisibles removed, tag characters decoded) so obfuscation does not hide
     them. This is a detection layer, not a boundary: a paraphrase it does not know passes.
 
@@ -31,4 +33,5 @@ def scan(text: str, *, allowed_domains: Iterable[str] = ()) -> list[Finding]:
     normalised = normalise(text)
     findings.extend(phrase_findings(normalised))
     findings.extend(exfiltration_findings(normalised, allowed_domains))
+    findings.extend(forged_marker_findings(text, normalised))
     return findings

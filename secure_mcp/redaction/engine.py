@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import re2
 
-from .detectors.base import SecretCheck
+from .detectors.base import BackExtension, SecretCheck
 
 # Named groups in either RE2 spelling; renamed per rule so two rules may reuse a name.
 _NAMED_GROUP = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
@@ -40,6 +40,7 @@ class CompiledRule:
     pattern: str
     is_secret: SecretCheck | None = None
     group_kinds: tuple[tuple[str, str], ...] = ()
+    extend_back: BackExtension | None = None
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,12 @@ class Engine:
             return
         size = len(data)
         position = 0  # everything before it has been decided
+        floor = 0  # the end of the last hit: no extension reaches before it
         for candidate in self._prefilter.finditer(data):
             start, end = candidate.span()
             if end <= position:
                 continue
-            line_end = data.find(b"\n", end)
+            line_end = data.find(b"\n", end, end + WINDOW_TAIL)  # bounded: long lines stay linear
             window_end = min(size if line_end < 0 else line_end + 1, end + WINDOW_TAIL)
             position = max(position, start)
             while position < window_end:
@@ -122,17 +124,17 @@ class Engine:
                 if match is None:
                     break
                 m_start, m_end = match.span()
-                hit = self._hit(match, data) if m_end > m_start else None
+                hit = self._hit(match, data, floor) if m_end > m_start else None
                 if hit is not None:
                     yield hit
-                    position = m_end
+                    position = floor = m_end
                 else:
                     # A rejected candidate (code, placeholder) may hide a real secret inside it, as
                     # in "token: ghp_..." read as a code identifier: search again one byte on.
                     position = m_start + 1
             position = max(position, window_end)
 
-    def _hit(self, match: re2._Match, data: bytes) -> Hit | None:
+    def _hit(self, match: re2._Match, data: bytes, floor: int) -> Hit | None:
         start, end = match.span()
         rule_index = self._which(match)
         rule = self._rules[rule_index]
@@ -143,6 +145,10 @@ class Engine:
                 masks.append((s_start, s_end, kind))
         if not masks:
             masks.append((start, end, rule.kind))
+        if rule.extend_back is not None:
+            first_start, first_end, first_kind = masks[0]
+            masks[0] = (rule.extend_back(data, first_start, floor), first_end, first_kind)
+            start = min(start, masks[0][0])
         if rule.is_secret is not None:
             masks = [m for m in masks if rule.is_secret(data[m[0] : m[1]].decode("utf-8", "replace"))]
         return Hit(start, end, tuple(masks)) if masks else None

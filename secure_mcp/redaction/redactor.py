@@ -91,7 +91,7 @@ class Redactor:
             if detector.name in disabled:
                 continue
             rules.extend(
-                CompiledRule(detector.name, r.pattern, r.is_secret, tuple(r.group_kinds.items()))
+                CompiledRule(detector.name, r.pattern, r.is_secret, tuple(r.group_kinds.items()), r.extend_back)
                 for r in detector.rules
             )
         rules.extend(_extra_rules(extra_patterns))

@@ -27,7 +27,7 @@ MAX_BUFFER = 256 << 10
 # What may follow a secret that was cut off at MAX_BUFFER and still belongs to it.
 _PEM_REST = re2.compile(
     r"(?:[A-Za-z0-9+/=:,. \t\r\n]|\\[rn]|-[A-Za-z0-9+/=:,. \t\r\n])*?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-    r"|(?:[A-Za-z0-9+/=]|\r?\n|\\r?\\n)*"
+    r"|(?:[A-Za-z0-9+/=]|\r?\n|(?:\\r)?\\n)*"
 )
 _TOKEN_REST = re2.compile(r"""[^\s"'<>,;]*""")
 

@@ -11,12 +11,14 @@ GH = "ghp_" + "A1b2C3d4E5" * 3 + "F6g7H8"
 JWT = "eyJhbGciOiJIUzI1NiJ9" + ".eyJzdWIiOiIxMjM0NTY3ODkwIn0" + ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx1y2\nZm9vYmFy==\n-----END RSA PRIVATE KEY-----"
 SESSION = "IQoJb3JpZ2lu" + "ZWMQ" * 40
+SMCP = "smcp_" + "Qm7Xv2Lr9Kt4-_" * 3 + "a"
 
 # kind -> (text holding the secret, the secret that must vanish, near-miss text that must stay)
 CASES: dict[str, tuple[str, str, str]] = {
     "aws_access_key_id": (f"key id {AKID} here", AKID, "key id AKIA" + "IOSFODNN7EXAMPL here"),
     "aws_secret_access_key": (f"aws_secret_access_key = {B64_40}\n", B64_40, f"checksum = {B64_40[:39]}\n"),
     "aws_session_token": (f"token {SESSION} end", SESSION, "IQoJb3JpZ2lu is short"),
+    "smcp_token": (f"Authorization: Bearer {SMCP}\n", SMCP, "see smcp_" + "x1Y2" * 10 + "z1 now"),
     "github_token": (f"use {GH} now", GH, "use ghp_" + "A1b2C3d4E5" * 3 + "F6g7H now"),
     "gitlab_token": ("t=glpat-" + "xY1" * 7 + " ok", "glpat-" + "xY1" * 7, "glpat-short1 ok"),
     "slack_token": ("xoxb-" + "1234567890-" + "abcdefABCDEF12" + "\n", "xoxb-" + "1234567890-abcdefABCDEF12",

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 SecretCheck = Callable[[str], bool]
+#: ``(data, start, floor) -> new start``: moves a match's start back over what belongs to it.
+BackExtension = Callable[[bytes, int, int], int]
 
 # Characters that end a token made of [A-Za-z0-9_-]. RE2 has no look-ahead, so a pattern consumes
 # one of them (or the end of text) to prove the token is not the prefix of a longer word.
@@ -32,11 +34,17 @@ class Rule:
             generic detectors whose pattern alone cannot tell a value from code.
         group_kinds: kind overrides per secret group, for patterns that capture two different
             secrets at once (an AWS key id followed by its secret key in a CSV export).
+        extend_back: for a pattern anchored on a distinctive literal in the middle of its secret
+            (a JWT's "alg", a key's END line): moves the start of the match back, in plain linear
+            code, over the part before that literal. A pattern that began with an open run instead
+            would keep RE2's leftmost search alive across every long run of such characters and
+            make the scan quadratic when candidates sit inside them.
     """
 
     pattern: str
     is_secret: SecretCheck | None = None
     group_kinds: Mapping[str, str] = field(default_factory=dict)
+    extend_back: BackExtension | None = None
 
 
 @dataclass(frozen=True)

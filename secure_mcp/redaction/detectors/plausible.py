@@ -22,22 +22,33 @@ _CODE_WORDS = frozenset(
 )
 _IDENTIFIER = re2.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _CAMEL_TYPE = re2.compile(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+")
-_PLACEHOLDER_OPENERS = ("${", "{{", "<", "%(", "$(", "%s", "{", "process.env", "os.environ")
+_HIDING_CHARS = frozenset("*.•·●")
+_PLACEHOLDER_OPENERS = ("${", "{{", "<", "$(", "{", "process.env", "os.environ", "self.", "this.", "cls.")
+# A shell or dotenv reference to another variable ($DB_PASSWORD): the name of where the secret
+# lives, not the secret. ("%NAME%" is not treated so: "%A00...0%" is as likely a password.)
+_VARIABLE_REFERENCE = re2.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
+# printf-style fields ("%s", "%(password)s"); only whole, as "%s0000" may be a password.
+_FORMAT_FIELD = re2.compile(r"%(?:\([A-Za-z_][A-Za-z0-9_]*\))?[sdr](?:\\[nrt])*")
+# A call or a subscript (`os.getenv("X")`, `auth[1]`, `colorize(...)`): code, not a value.
+_CALL_OR_INDEX = re2.compile(r"[A-Za-z_][A-Za-z0-9_.]*(?:\(.*\)|\[.*\])[,;]?")
 
 
 def _is_placeholder(value: str) -> bool:
     stripped = value.strip()
     if stripped.startswith(_PLACEHOLDER_OPENERS) or MARKER_PREFIX in stripped:
         return True
-    # "********", "xxxx", "....": a value already hidden by whoever wrote it.
-    return len(set(stripped.lower())) <= 1
+    if any(p.fullmatch(stripped) is not None for p in (_VARIABLE_REFERENCE, _FORMAT_FIELD, _CALL_OR_INDEX)):
+        return True
+    # "********", "....", "•••": a value already hidden by whoever wrote it. Letters, digits and
+    # other punctuation repeated are kept as values: "000000000000000000" may be a real password.
+    return len(set(stripped)) <= 1 and stripped[:1] in _HIDING_CHARS
 
 
 def is_plausible_value(value: str) -> bool:
     """Whether ``value`` after ``KEY=`` (no spaces) could be a real secret."""
     if len(value) < 3 or _is_placeholder(value):
         return False
-    return value.lower() not in _CODE_WORDS
+    return value.rstrip(",;").lower() not in _CODE_WORDS  # "None," ends a keyword argument
 
 
 def is_plausible_code_value(value: str) -> bool:

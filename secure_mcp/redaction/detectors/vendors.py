@@ -92,7 +92,17 @@ PYPI_TOKEN = Detector(
     "PyPI and TestPyPI API tokens (macaroons)",
 )
 
+SMCP_TOKEN = Detector(
+    "smcp_token",
+    # secure-mcp's own static bearer tokens: "smcp_" + token_urlsafe(32), i.e. exactly 43 URL-safe
+    # characters (see secure_mcp/http/tokens.py). A token passed on in a tool argument or printed
+    # by a command must not reach the audit log or the model.
+    (Rule(rf"\b(?P<s>smcp_[A-Za-z0-9_-]{{43}}){END_DASH}"),),
+    "secure-mcp static bearer tokens (smcp_...)",
+)
+
 DETECTORS = (
+    SMCP_TOKEN,
     GITHUB_TOKEN,
     GITLAB_TOKEN,
     SLACK_TOKEN,
