@@ -34,8 +34,8 @@ async def refused_text(tmp_path: Path, tool: str, args: dict[str, Any], override
 
 async def test_run_command_names_the_programs_and_the_allow_list(tmp_path: Path) -> None:
     text = await refused_text(tmp_path, "run_command", {"command": "rm f.txt && make all"})
-    assert 'add "rm", "make" to [tools.run_command] allow' in text
-    assert "needs a yes: it starts programs that need a yes" in text
+    assert 'rm: in confirm list; to run it without asking move "rm" from confirm to allow in [tools.run_command]' in text
+    assert "the [tools.run_command] line given with each program above, where one exists" in text
 
 
 async def test_write_file_names_its_own_when_unsupported(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from secure_mcp.sandbox import BlockedExec, SandboxRequest, SandboxResult, runne
 from secure_mcp.sandbox.io import STDERR, STDOUT, OutputCapture, _Trailer, encode_request
 from secure_mcp.sandbox.service import _tracer_fields
 from secure_mcp.tools._sandboxed import run_in_sandbox
-from secure_mcp.tools.run_command import approved_programs
+from secure_mcp.tools.run_command import _Prepared, approved_programs
 from tests.support import make_config
 
 X86_64, AARCH64, I386 = 0xC000003E, 0xC00000B7, 0x40000003
@@ -186,13 +186,10 @@ async def test_a_blocked_exec_is_a_sandbox_refusal_in_the_spec_wording(tmp_path:
 
 
 def test_run_command_approves_the_plan_programs_and_the_allow_list(tmp_path: Path) -> None:
-    config: Config = make_config(tmp_path, {"tools": {"run_command": {"allow": ["ls", "make"]}}})
-    programs = [
-        {"program": "rm", "verdict": "confirm"},
-        {"program": "python3 <inline code>", "verdict": "unknown"},
-        {"program": "ls", "verdict": "allow"},
-        {"program": "sudo", "verdict": "deny"},
-    ]
-    plan = Plan(prompt="", confirm_reasons=[], data=None, audit={"programs": programs})
+    """The command's executables (from validate), then the allow list's programs (first word of an
+    entry such as "git status"), each once."""
+    config: Config = make_config(tmp_path, {"tools": {"run_command": {"allow": ["ls", "make", "git status"]}}})
+    prepared = _Prepared("/workspace", 30, ("python3", "rm", "ls"))
+    plan = Plan(prompt="", confirm_reasons=[], data=prepared, audit={})
     approved = approved_programs(plan, SimpleNamespace(config=config))  # type: ignore[arg-type]
-    assert approved == ("rm", "python3", "ls", "make")
+    assert approved == ("python3", "rm", "ls", "make", "git")
