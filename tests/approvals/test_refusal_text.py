@@ -34,7 +34,7 @@ async def refused_text(tmp_path: Path, tool: str, args: dict[str, Any], override
 
 async def test_run_command_names_the_programs_and_the_allow_list(tmp_path: Path) -> None:
     text = await refused_text(tmp_path, "run_command", {"command": "rm f.txt && make all"})
-    assert 'rm: in confirm list; to run it without asking move "rm" from confirm to allow in [tools.run_command]' in text
+    assert 'to run it without asking move "rm" from confirm to allow in [tools.run_command]' in text
     assert "the [tools.run_command] line given with each program above, where one exists" in text
 
 
