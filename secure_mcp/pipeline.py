@@ -117,6 +117,7 @@ class Pipeline:
             if spec.execute is None:
                 raise Denied("sandbox", "not_available", f"{tool} is not available yet")
             assert call.plan is not None  # noqa: S101 - validate sets the plan
+            self._lend_confirm(call, run)
             if spec.sandboxed:
                 async with self.limits.sandbox_slot(caller.principal):
                     model = await spec.execute(call.args, call.plan, self.env, progress or _no_progress)
@@ -155,6 +156,19 @@ class Pipeline:
             return await self._refuse(
                 call, stage, "internal_error", f"internal error in the {stage} stage (call id {call_id})"
             )
+
+    def _lend_confirm(self, call: ToolCall, run: RunContext) -> None:
+        """Give the tool a way to ask after its work (the effects question), through the confirm stage."""
+        assert call.plan is not None  # noqa: S101 - only called once validate set the plan
+        call.plan.call_id = call.call_id
+        for guard in self.guards:
+            ask = getattr(guard, "ask", None)
+            if guard.name == "confirm" and ask is not None:
+
+                async def ask_after(question: str, digest: str, ask: Any = ask) -> None:
+                    await ask(call, run, question, digest)
+
+                call.plan.ask_after = ask_after
 
     @staticmethod
     def _summary(result: dict[str, Any], text: str, duration_ms: float) -> dict[str, Any]:

@@ -125,6 +125,7 @@ class ModernChannel:
         self._context = context
         self._clock = clock
         self._state = self._decode(context.request_state)
+        self._approved_now: list[str] = []
 
     @staticmethod
     def _decode(raw: str | None) -> dict[str, Any] | None:
@@ -139,6 +140,9 @@ class ModernChannel:
         if not isinstance(state.get("call_id"), str) or not isinstance(state.get("q"), str):
             return None
         if not isinstance(state.get("asked_at"), int | float):
+            return None
+        approved = state.get("approved", [])
+        if not isinstance(approved, list) or not all(isinstance(item, str) for item in approved):
             return None
         return state
 
@@ -159,13 +163,19 @@ class ModernChannel:
             response = responses[_KEY]
             if not isinstance(response, ElicitResult):
                 return Answer("malformed")
-            return _answer_from(response)
+            answer = _answer_from(response)
+            if answer.outcome == "accept" and answer.approved:
+                self._approved_now.append(digest)  # a later question of this call carries it forward
+            return answer
         # First round, or the question changed since it was asked (e.g. the file behind a diff
         # changed): ask again, so a yes only ever covers the exact text the person saw.
         request = ElicitRequest(
             params=ElicitRequestFormParams(message=question, requested_schema=render_elicitation_schema(Approval))
         )
+        approved = [*(state or {}).get("approved", []), *self._approved_now][-8:]
         new_state = {"v": _STATE_VERSION, "call_id": call_id, "q": digest, "asked_at": self._clock()}
+        if approved:
+            new_state["approved"] = approved  # questions of this same call already answered yes
         raise InputRequired(InputRequiredResult(input_requests={_KEY: request}, request_state=json.dumps(new_state)))
 
 

@@ -61,6 +61,8 @@ class Attached:
     workspace_rw: bool
     sock: socket.socket
     _keep: Any = field(repr=False, default=None)  # the SDK object owning the HTTP response
+    layer: Any = None  # the copy-on-write Layer of a read-write container (secure_mcp.sandbox.layer)
+    mask_key: Any = None  # the read-only masks it was created with (secure_mcp.sandbox.flags.mask_key)
 
     def close(self) -> None:
         """Shut the attach socket so a reader blocked on it returns at once."""

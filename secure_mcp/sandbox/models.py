@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from secure_mcp.sandbox.layer import Layer
 
 #: ``(elapsed seconds, output bytes so far)``; called at most once a second while a call runs.
 ProgressCallback = Callable[[float, int], Awaitable[None]]
@@ -38,6 +41,7 @@ class SandboxResult:
 
     ``exit_code`` is None when the sandbox killed the container (timeout, output cap, cancel).
     ``output_bytes`` counts every byte the code wrote that reached the server, kept or not.
+    Nothing a read-write run wrote has reached the workspace yet: it is all in ``layer``.
     """
 
     exit_code: int | None
@@ -47,3 +51,5 @@ class SandboxResult:
     truncated: bool
     duration_ms: float
     output_bytes: int
+    layer: Layer | None = None
+    """A read-write run's copy-on-write layer: what it changed. The caller must ``discard`` it."""

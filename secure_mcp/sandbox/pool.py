@@ -8,7 +8,10 @@ loop (so the pool works whatever task started the sandbox). A pooled container i
 cold one (same flags, same single use); the pool only decides *when* it was started.
 
 The workspace mount mode is fixed when a container is created, so the pool keeps one queue per
-mode (``False`` = read-only). A container that died while waiting is discarded, never used.
+mode (``False`` = read-only). Each read-write container comes with its own fresh copy-on-write layer
+(made by ``spawn``), so a pooled container sees the workspace as it is when the command runs, and
+what it changes is judged by the same effects rules whenever it was created. A container that died
+while waiting is discarded, never used.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 from secure_mcp.errors import SandboxError
 from secure_mcp.sandbox.engine import Attached, Engine
@@ -32,13 +34,15 @@ class WarmPool:
     def __init__(
         self,
         engine: Engine,
-        make_kwargs: Callable[[bool], dict[str, Any]],
+        spawn: Callable[[bool], Attached],
         size: int,
         modes: tuple[bool, ...],
+        spawners: int = SPAWNERS,
     ) -> None:
         self._engine = engine
-        self._make_kwargs = make_kwargs
+        self._spawn = spawn
         self._size = size
+        self._spawners = max(1, spawners)
         self._ready: dict[bool, deque[Attached]] = {mode: deque() for mode in modes}
         self._doomed: deque[str] = deque()
         self._wake = threading.Condition()
@@ -50,7 +54,7 @@ class WarmPool:
     def start(self) -> None:
         """Start the background threads (idempotent)."""
         if not self._threads:
-            for index in range(SPAWNERS):
+            for index in range(self._spawners):
                 thread = threading.Thread(target=self._loop, name=f"secure-mcp-sandbox-pool-{index}", daemon=True)
                 self._threads.append(thread)
                 thread.start()
@@ -89,6 +93,9 @@ class WarmPool:
         for attached in leftovers:
             attached.close()
         self._remove_doomed()
+        for attached in leftovers:
+            if attached.layer is not None:
+                attached.layer.discard()  # after the container is gone
 
     def _loop(self) -> None:
         backoff = BACKOFF_MIN_S
@@ -105,7 +112,7 @@ class WarmPool:
                     continue
                 self._starting[mode] += 1  # reserved: another spawner will not start one for it too
             try:
-                attached = self._engine.spawn(self._make_kwargs(mode), mode)
+                attached = self._spawn(mode)
             except SandboxError as exc:
                 # Engine down or image missing: calls report it; the pool retries slowly.
                 self.last_error = exc
@@ -121,6 +128,8 @@ class WarmPool:
                 if self._stopping:
                     self._doomed.append(attached.container_id)
                     attached.close()
+                    if attached.layer is not None:
+                        attached.layer.discard()  # lazily detached: safe while the container goes
                 else:
                     self._ready[mode].append(attached)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 import secrets
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -15,10 +17,12 @@ import anyio.to_thread
 from secure_mcp.errors import SandboxError
 from secure_mcp.sandbox.doctor import DoctorCheck, run_checks
 from secure_mcp.sandbox.engine import Attached, Engine
-from secure_mcp.sandbox.flags import LABEL_OWNER, WORKSPACE, container_kwargs
+from secure_mcp.sandbox.flags import LABEL_OWNER, WORKSPACE, container_kwargs, mask_key
 from secure_mcp.sandbox.io import OutputCapture, encode_request
+from secure_mcp.sandbox.layer import create_layer, sweep_layers
 from secure_mcp.sandbox.models import ProgressCallback, SandboxRequest, SandboxResult
 from secure_mcp.sandbox.owner import current_owner, is_orphan
+from secure_mcp.sandbox.pending import PendingChanges
 from secure_mcp.sandbox.pool import WarmPool
 from secure_mcp.sandbox.settings import SandboxSettings
 
@@ -46,24 +50,45 @@ class Sandbox:
         self.instance_id = instance_id
         self._owner = current_owner()
         self._engine = Engine(settings.image)
+        self.layers = settings.layer_root or Path(tempfile.gettempdir()) / f"secure-mcp-layers-{os.getuid()}"
         self._pool = WarmPool(
             self._engine,
-            self._kwargs,
+            self._spawn,
             settings.warm_pool,
             settings.pool_modes if settings.warm_pool > 0 else (),
+            spawners=settings.pool_spawners,
         )
         self._slots = anyio.Semaphore(settings.max_concurrent)
         self._active: dict[str, Attached] = {}
         self._closed = False
+        self.pending = PendingChanges()
+        """Change sets waiting for a yes across protocol rounds (2026-07-28), by call id."""
 
-    def _kwargs(self, workspace_rw: bool) -> dict[str, Any]:
+    def _kwargs(self, workspace_rw: bool, layer: Path | None = None) -> dict[str, Any]:
         return container_kwargs(
             self.settings,
             workspace=self.workspace,
             workspace_rw=workspace_rw,
             instance_id=self.instance_id,
             owner=self._owner,
+            layer=layer,
         )
+
+    def _spawn(self, workspace_rw: bool) -> Attached:
+        """One started container; a read-write one with its own fresh layer. Blocks."""
+        if not workspace_rw:
+            key = mask_key(self.workspace)
+            attached = self._engine.spawn(self._kwargs(False), False)
+            attached.mask_key = key
+            return attached
+        layer = create_layer(self.layers, self.workspace, self.settings.layer_bytes)
+        try:
+            attached = self._engine.spawn(self._kwargs(True, layer.merged), True)
+        except BaseException:
+            layer.discard()
+            raise
+        attached.layer = layer
+        return attached
 
     async def start(self) -> None:
         """Remove containers left by dead servers and start filling the warm pool.
@@ -74,6 +99,7 @@ class Sandbox:
             await anyio.to_thread.run_sync(self._sweep_orphans)
         except SandboxError:
             pass
+        await anyio.to_thread.run_sync(sweep_layers, self.layers)
         self._pool.start()
 
     def _sweep_orphans(self) -> None:
@@ -106,18 +132,29 @@ class Sandbox:
             # Shielded: a cancel arriving mid-start must not lose track of a container it started.
             with anyio.CancelScope(shield=True):
                 attached = await self._container(request.workspace_rw)
-            return await self._execute(attached, request, timeout, cap, started, progress)
+            try:
+                return await self._execute(attached, request, timeout, cap, started, progress)
+            except BaseException:
+                if attached.layer is not None:
+                    attached.layer.discard()  # nobody will read this change set
+                raise
         finally:
             self._slots.release()
 
     async def _container(self, workspace_rw: bool) -> Attached:
         while (pooled := self._pool.take(workspace_rw)) is not None:
-            if await anyio.to_thread.run_sync(self._engine.is_running, pooled.container_id):
+            fresh = workspace_rw or pooled.mask_key == mask_key(self.workspace)
+            if fresh and await anyio.to_thread.run_sync(self._engine.is_running, pooled.container_id):
                 return pooled
-            pooled.close()
-            self._pool.discard(pooled.container_id)
-        kwargs = self._kwargs(workspace_rw)
-        return await anyio.to_thread.run_sync(self._engine.spawn, kwargs, workspace_rw)
+            self._release(pooled)  # died while waiting, or its masks no longer match the workspace
+        return await anyio.to_thread.run_sync(self._spawn, workspace_rw)
+
+    def _release(self, attached: Attached) -> None:
+        """Drop an unused container and its layer, off the caller's path."""
+        attached.close()
+        self._pool.discard(attached.container_id)
+        if attached.layer is not None:
+            attached.layer.discard()
 
     async def _execute(
         self,
@@ -171,6 +208,7 @@ class Sandbox:
             truncated=capture.truncated,
             duration_ms=(time.monotonic() - started) * 1000,
             output_bytes=capture.seen,
+            layer=attached.layer,
         )
 
     async def _finish(self, attached: Attached, *, killed: bool) -> None:
@@ -226,6 +264,7 @@ class Sandbox:
                 except SandboxError:
                     pass
             await anyio.to_thread.run_sync(self._pool.close)
+            self.pending.close()
 
     def check(self) -> list[DoctorCheck]:
         """Checks for ``secure-mcp doctor``: engine, image, runtime, workspace. Blocks."""

@@ -14,6 +14,7 @@ from typing import ClassVar
 from secure_mcp.call import ToolCall
 from secure_mcp.config import ConfirmationConfig, ToolsConfig
 from secure_mcp.confirm.approval import Answer
+from secure_mcp.confirm.channel import question_digest
 from secure_mcp.errors import Denied, Stage
 from secure_mcp.stages.context import RunContext
 
@@ -74,7 +75,25 @@ class ConfirmGuard:
         reasons = call.confirm_reasons
         if not reasons:
             return
+        await self.ask(call, run, build_question(call, run, reasons), None, reasons)
+
+    async def ask(
+        self,
+        call: ToolCall,
+        run: RunContext,
+        question: str,
+        digest: str | None,
+        reasons: list[str] | None = None,
+    ) -> None:
+        """Ask one question for this call; return on a yes, raise ``Denied`` otherwise.
+
+        Used before the run (the program question) and after it (the effects question, whose
+        ``digest`` is the change set's: the text shows it, so a yes cannot be moved to other
+        effects). In the 2026-07-28 era a question asked and answered yes in an earlier round of
+        the same call is remembered in the sealed request state and not asked again.
+        """
         channel = run.channel
+        needs = "; ".join(reasons) if reasons else "the command's changes to the workspace"
         if not channel.can_ask:
             if self.when_unsupported(call.tool) == "allow":
                 call.warnings.append("ran without confirmation: the client cannot ask (when_unsupported=allow)")
@@ -85,15 +104,22 @@ class ConfirmGuard:
                 "unsupported_client",
                 "this client cannot ask for confirmation; use a client that supports MCP elicitation, "
                 "move the program to 'allow' in config.toml if it is safe, or set "
-                '[confirmation] when_unsupported = "allow" (needs: ' + "; ".join(reasons) + ")",
+                '[confirmation] when_unsupported = "allow" (needs: ' + needs + ")",
             )
-        question = build_question(call, run, reasons)
-        if call.continuation is None:
+        if digest is not None:
+            question = run.env.redact_text(question)
+            if len(question) > MAX_QUESTION_CHARS:
+                question = question[:MAX_QUESTION_CHARS] + "\n[... shortened; the full change set is in the audit log]"
+        shown = question_digest(question)
+        state = call.continuation
+        if state is not None and shown in state.get("approved", ()):
+            return  # answered yes in an earlier round of this same call (sealed state)
+        if state is None or state.get("q") != shown:
             await run.recorder.confirmation_asked(call, question)
         answer = await channel.ask(call.call_id, question, float(self._config.timeout_s))
         await run.recorder.confirmation_answered(call, answer, None)
         if answer.outcome == "accept" and answer.approved:
-            self._consume(call.call_id)
+            self._consume(f"{call.call_id}:{shown}")
             return
         if answer.outcome == "accept":
             raise Denied("confirm", "not_approved", "the user answered no")
