@@ -1,13 +1,13 @@
 """A read-write run from start to finish: run on a layer, read, judge, ask, apply (or discard).
 
-    run (sandbox, on a fresh layer) → read the change set → judge
-      refuse  → discard the layer; "blocked by effects: ..." (the output is withheld too)
-      dry_run → discard the layer; return the output, the change set and the verdict
-      confirm → ONE question after the run (digest bound); nothing applied or returned before a yes.
-                2026-07-28: the question ends the round; the run's result and layer wait in
-                ``Sandbox.pending`` under the call id, and the approved retry applies them
-                without running the command again
-      allow   → apply (conflicts reported), discard the layer, return the output and ``changes``
+run (sandbox, on a fresh layer) → read the change set → judge
+  refuse  → discard the layer; "blocked by effects: ..." (the output is withheld too)
+  dry_run → discard the layer; return the output, the change set and the verdict
+  confirm → ONE question after the run (digest bound); nothing applied or returned before a yes.
+            2026-07-28: the question ends the round; the run's result and layer wait in
+            ``Sandbox.pending`` under the call id, and the approved retry applies them
+            without running the command again
+  allow   → apply (conflicts reported), discard the layer, return the output and ``changes``
 """
 
 from __future__ import annotations

@@ -91,6 +91,3 @@ def describe_refusal(verdict: Verdict) -> str:
     """The refusal message: every reason, and that nothing was applied."""
     reasons = "\n".join(f"- {reason}" for reason in verdict.refusals)
     return f"the command's changes to the workspace were refused; nothing was applied:\n{reasons}"
-
-
-

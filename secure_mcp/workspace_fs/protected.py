@@ -16,10 +16,14 @@ Two shapes are protected:
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Literal
+
+from secure_mcp.workspace_fs.read import snapshot_existing
 
 Kind = Literal["file", "dir", "link", "other"]
 #: Looks up what a workspace-relative path is (after the change): a kind, or None when absent.
@@ -123,3 +127,36 @@ def protected_reason(
             message = f"{path} would be part of a git repository ({shown} has the shape git accepts)"
             return ProtectedHit("repository", message)
     return None
+
+
+def _host_kind(root: Path, rel: PurePosixPath) -> Kind | None:
+    """What ``root/rel`` is on the host, never following a link on the way (a link is "link")."""
+    current = root
+    for index, part in enumerate(rel.parts):
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_ISLNK(mode):
+            return "link"
+        if index == len(rel.parts) - 1:
+            return "file" if stat.S_ISREG(mode) else "dir" if stat.S_ISDIR(mode) else "other"
+        if not stat.S_ISDIR(mode):
+            return None
+    return "dir"
+
+
+def protected_write(root: Path, rel: PurePosixPath, data: bytes, names: Iterable[str]) -> ProtectedHit | None:
+    """``protected_reason`` for write_file: the workspace as it would be once ``data`` is at ``rel``."""
+
+    def kind_of(path: PurePosixPath) -> Kind | None:
+        return "file" if path == rel else _host_kind(root, path)
+
+    def read_head(path: PurePosixPath) -> bytes | None:
+        if path == rel:
+            return data[:CONFIG_READ_LIMIT]
+        snapshot = snapshot_existing(root, path, CONFIG_READ_LIMIT)
+        return None if snapshot is None else snapshot.data
+
+    return protected_reason(rel, names, kind_of, read_head)
