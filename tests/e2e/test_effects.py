@@ -158,7 +158,8 @@ async def test_a_planted_fsmonitor_never_reaches_a_repository_config(
     _open_tree(config.workspace_root)
     before = _tree(config.workspace_root)
     command = (
-        f"printf '\\tfsmonitor = touch /tmp/pwned\\n' >> {repo}/config; echo x > {repo}/hooks/post-checkout; echo WITHHELD"
+        f"printf '\\tfsmonitor = touch /tmp/pwned\\n' >> {repo}/config; "
+        f"echo x > {repo}/hooks/post-checkout; echo WITHHELD"
     )
     result = await _call(config, sandbox, mode, answer, "run_command", {"command": command})
     assert result.is_error and _text(result).startswith("blocked by effects: ")
