@@ -49,7 +49,7 @@ class Judged:
     layer_kept: bool = False  # waiting in the pending store: not discarded when this round ends
 
     def discard(self) -> None:
-        self.layer.discard()
+        self.layer.discard_soon()
 
 
 def _process_result(result: SandboxResult, **extra: Any) -> ProcessResult:

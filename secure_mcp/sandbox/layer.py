@@ -32,6 +32,7 @@ import errno
 import os
 import secrets
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,7 @@ def coarse_now_ns() -> int:
     return time.clock_gettime_ns(coarse) if coarse is not None else time.time_ns()
 
 
-@dataclass
+@dataclass(eq=False)
 class Layer:
     """One mounted layer. ``created_ns`` is when the overlay was mounted (coarse realtime clock).
 
@@ -87,6 +88,15 @@ class Layer:
     size_bytes: int
     created_ns: int
     _discarded: bool = field(default=False, repr=False)
+
+    @property
+    def discarded(self) -> bool:
+        return self._discarded
+
+    def discard_soon(self) -> None:
+        """``discard`` on a helper thread: two unmounts and two rmdirs kept off the call's path."""
+        if not self._discarded:
+            threading.Thread(target=self.discard, name="secure-mcp-layer-discard", daemon=True).start()
 
     @property
     def upper(self) -> Path:

@@ -19,7 +19,7 @@ from secure_mcp.sandbox.doctor import DoctorCheck, run_checks
 from secure_mcp.sandbox.engine import Attached, Engine
 from secure_mcp.sandbox.flags import LABEL_OWNER, WORKSPACE, container_kwargs, mask_key
 from secure_mcp.sandbox.io import OutputCapture, encode_request
-from secure_mcp.sandbox.layer import create_layer, sweep_layers
+from secure_mcp.sandbox.layer import Layer, create_layer, sweep_layers
 from secure_mcp.sandbox.models import ProgressCallback, SandboxRequest, SandboxResult
 from secure_mcp.sandbox.owner import current_owner, is_orphan
 from secure_mcp.sandbox.pending import PendingChanges
@@ -50,7 +50,10 @@ class Sandbox:
         self.instance_id = instance_id
         self._owner = current_owner()
         self._engine = Engine(settings.image)
-        self.layers = settings.layer_root or Path(tempfile.gettempdir()) / f"secure-mcp-layers-{os.getuid()}"
+        # One folder per server: the start-up sweep must never touch another server's layers.
+        default = Path(tempfile.gettempdir()) / f"secure-mcp-layers-{os.getuid()}" / instance_id
+        self.layers = settings.layer_root or default
+        self._layers_out: set[Layer] = set()  # handed to callers; discarded at close at the latest
         self._pool = WarmPool(
             self._engine,
             self._spawn,
@@ -82,6 +85,8 @@ class Sandbox:
             attached.mask_key = key
             return attached
         layer = create_layer(self.layers, self.workspace, self.settings.layer_bytes)
+        self._layers_out = {kept for kept in self._layers_out if not kept.discarded}
+        self._layers_out.add(layer)
         try:
             attached = self._engine.spawn(self._kwargs(True, layer.merged), True)
         except BaseException:
@@ -265,6 +270,9 @@ class Sandbox:
                     pass
             await anyio.to_thread.run_sync(self._pool.close)
             self.pending.close()
+            for layer in list(self._layers_out):
+                layer.discard()
+            self._layers_out.clear()
 
     def check(self) -> list[DoctorCheck]:
         """Checks for ``secure-mcp doctor``: engine, image, runtime, workspace. Blocks."""
