@@ -8,10 +8,10 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from secure_mcp.call import Plan
+from secure_mcp.effects import run_with_effects
 from secure_mcp.models import ArgsModel, ProcessResult
 from secure_mcp.sandbox import SandboxRequest
 from secure_mcp.toolkit import ProgressReporter, ToolEnv, ToolSpec
-from secure_mcp.effects import run_with_effects
 from secure_mcp.tools._sandboxed import bounded_timeout, run_in_sandbox
 
 PROMPT_LINES = 40

@@ -10,11 +10,11 @@ from pydantic import Field
 
 from secure_mcp.call import Plan
 from secure_mcp.command_policy import CommandPolicy, judge_command
+from secure_mcp.effects import run_with_effects
 from secure_mcp.errors import Denied
 from secure_mcp.models import ArgsModel, ProcessResult
 from secure_mcp.sandbox import SandboxRequest
 from secure_mcp.toolkit import ProgressReporter, ToolEnv, ToolSpec
-from secure_mcp.effects import run_with_effects
 from secure_mcp.tools._sandboxed import bounded_timeout
 from secure_mcp.workspace_fs import resolve_cwd
 

@@ -68,10 +68,12 @@ async def _protected(env: ToolEnv, rel: PurePosixPath, data: bytes, mode: str) -
 
     A write into a protected name, or one that completes (or lands inside) a folder git would take
     for a repository, is refused, or needs a yes where ``protected``/``repositories`` say ``confirm``.
-    For an append, the whole future content is unknown here, so ``config`` is judged on what is added.
+    For an append, a ``config`` is judged on its current head followed by what is added.
     """
     effects = env.config.tools.run_command.effects
-    hit = await anyio.to_thread.run_sync(protected_write, env.workspace, rel, data, effects.protected_names)
+    hit = await anyio.to_thread.run_sync(
+        protected_write, env.workspace, rel, data, effects.protected_names, mode == "append"
+    )
     if hit is None:
         return []
     rule = effects.repositories if hit.rule == "repository" else effects.protected
@@ -86,7 +88,8 @@ async def prepare(args: WriteFileArgs, env: ToolEnv) -> Plan:
     data = check_content(args.content, settings.max_bytes)
     protected = await _protected(env, rel, data, args.mode)
     if args.mode == "create":
-        return Plan(prompt=f"create {rel} ({len(data)} bytes)", confirm_reasons=protected, data=_Prepared(rel, data, None))
+        prompt = f"create {rel} ({len(data)} bytes)"
+        return Plan(prompt=prompt, confirm_reasons=protected, data=_Prepared(rel, data, None))
     if args.mode == "append":
         prompt = append_preview(data, str(rel), PROMPT_CHARS)
         reasons = ["append changes an existing file", *protected]

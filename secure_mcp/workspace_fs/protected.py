@@ -147,15 +147,21 @@ def _host_kind(root: Path, rel: PurePosixPath) -> Kind | None:
     return "dir"
 
 
-def protected_write(root: Path, rel: PurePosixPath, data: bytes, names: Iterable[str]) -> ProtectedHit | None:
-    """``protected_reason`` for write_file: the workspace as it would be once ``data`` is at ``rel``."""
+def protected_write(
+    root: Path, rel: PurePosixPath, data: bytes, names: Iterable[str], append: bool = False
+) -> ProtectedHit | None:
+    """``protected_reason`` for write_file: the workspace as it would be once ``data`` is at ``rel``.
+
+    With ``append``, the file's future head is its current head followed by ``data``.
+    """
 
     def kind_of(path: PurePosixPath) -> Kind | None:
         return "file" if path == rel else _host_kind(root, path)
 
     def read_head(path: PurePosixPath) -> bytes | None:
         if path == rel:
-            return data[:CONFIG_READ_LIMIT]
+            current = snapshot_existing(root, rel, CONFIG_READ_LIMIT) if append else None
+            return ((current.data if current is not None else b"") + data)[:CONFIG_READ_LIMIT]
         snapshot = snapshot_existing(root, path, CONFIG_READ_LIMIT)
         return None if snapshot is None else snapshot.data
 

@@ -52,3 +52,11 @@ def test_a_config_with_core_keys_is_caught_but_an_ordinary_config_is_not(tmp_pat
     hit = protected_write(tmp_path, PurePosixPath("x/config"), b"[core]\n\tworktree = .\n", NAMES)
     assert hit is not None and hit.rule == "repository"
     assert protected_write(tmp_path, PurePosixPath("x/config"), b"[app]\nport = 1\n", NAMES) is None
+
+
+def test_an_append_is_judged_on_the_whole_future_config(tmp_path: Path) -> None:
+    """Appending `fsmonitor = ...` to a config that already has [core] completes the plant."""
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "config").write_text("[core]\n")
+    hit = protected_write(tmp_path, PurePosixPath("x/config"), b"\tfsmonitor = id\n", NAMES, append=True)
+    assert hit is not None and hit.rule == "repository"
