@@ -44,7 +44,11 @@ DEADLINE_S = 600
 REPO = Path(__file__).resolve().parent.parent
 #: The 0.1 head the 0.2 work started from; override with SECURE_MCP_BENCH_BASELINE.
 BASELINE_REF = os.environ.get("SECURE_MCP_BENCH_BASELINE", "b35d1d7")
-WRITE_1000 = "python3 -c \"[open(f'f{i}', 'w').write(str(i)) for i in range(1000)]\""
+WRITE_1000 = "python3 gen.py"
+GEN_SCRIPT = (
+    "import os\nd = 'out-' + os.urandom(6).hex()\nos.mkdir(d)\n"
+    "for i in range(1000):\n    open(f'{d}/f{i}', 'w').write(str(i))\n"
+)
 
 
 def _pool_full(sandbox: Any) -> bool:
@@ -63,6 +67,8 @@ async def measure(
     workspace.mkdir(parents=True, exist_ok=True)
     if files:
         _generate(workspace, files)
+    if command == WRITE_1000:
+        (workspace / "gen.py").write_text(GEN_SCRIPT)
     timings: list[float] = []
     tools = {"run_command": all_tools()["run_command"]}
     async with open_runtime(config, transport="memory", tools=tools) as rt:
@@ -157,7 +163,7 @@ def judge_and_apply(files: int = 1000) -> dict[str, float]:
                 with (layer.merged / "src" / name).open("a") as handle:
                     handle.write(f"line {index}\n" * 4)
             started = time.perf_counter()
-            changes = read_change_set(layer.upper, workspace)
+            changes = read_change_set(layer.upper, workspace, EffectsConfig().protected_names)
             read_ms = (time.perf_counter() - started) * 1000
             verdict = judge(changes, AfterView(layer.upper, workspace), EffectsConfig(max_files=files * 2))
             judged_ms = (time.perf_counter() - started) * 1000

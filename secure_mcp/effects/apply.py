@@ -2,9 +2,11 @@
 
 * Every host path is reached from the workspace root one no-follow ``openat`` at a time
   (``workspace_fs.walk``), so a link planted on the host, or by an earlier change, is never followed.
-* A file is copied from the layer into a temporary file next to its target, fsynced, and renamed
-  over it (or hard-linked, for a new name, so an existing one is never clobbered): a reader sees the
-  old or the new file, never half of one. Only bytes whose SHA-256 is the one judged are applied.
+* A file is copied from the layer into a temporary file next to its target; once every copy is
+  written the filesystem is flushed once (``syncfs``), then each is renamed over its target (or
+  hard-linked, for a new name, so an existing one is never clobbered), and flushed again: a reader,
+  or a crash, sees the old or the new file, never half of one, at two flushes per change set instead
+  of two per file. Only bytes whose SHA-256 is the one judged are applied.
 * Modes are applied without set-uid, set-gid and sticky bits, whatever the layer says.
 * Conflicts: a host path whose ``ctime`` is at or after the moment the layer was mounted changed
   while the command could see it (by the user, an editor, another call): it is not touched, nor
@@ -14,6 +16,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import hashlib
 import os
@@ -29,6 +33,7 @@ from secure_mcp.workspace_fs._files import create_temp, remove_quietly
 from secure_mcp.workspace_fs.walk import DIR_FLAGS, lstat_at, open_directory
 
 CHUNK = 1 << 20
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _ORDER = {"deleted": 0, "dir": 1, "mode": 2, "created": 3, "modified": 3, "symlink": 4, "special": 5}
 
 
@@ -100,7 +105,18 @@ def _check(change: Change, dir_fd: int | None, name: str, since_ns: int, replace
         raise _Conflict("changed on the host meanwhile")
 
 
-def _copy_verified(upper: Path, change: Change, dir_fd: int, name: str, exclusive: bool) -> None:
+@dataclass
+class _Staged:
+    """A verified copy in a temporary file next to its target, waiting to be renamed into place."""
+
+    change: Change
+    temp: str
+    exclusive: bool
+    replaced: bool
+
+
+def _stage_copy(upper: Path, change: Change, dir_fd: int, exclusive: bool, replaced: bool) -> _Staged:
+    """Copy the layer's file into a temporary file beside the target; only the judged bytes pass."""
     parents, upper_name = change.path.parts[:-1], change.path.parts[-1]
     with open_directory(upper, parents, create=False) as src_dir:
         if src_dir is None:
@@ -119,22 +135,46 @@ def _copy_verified(upper: Path, change: Change, dir_fd: int, name: str, exclusiv
                     while view:
                         view = view[os.write(fd, view) :]
                 os.fchmod(fd, stat.S_IMODE(change.mode) & 0o777)
-                os.fsync(fd)
             finally:
                 os.close(fd)
             if digest.hexdigest() != change.sha256:
                 raise _Conflict("changed in the layer after it was judged")
-            if exclusive:
+        except BaseException:
+            remove_quietly(temp, dir_fd)
+            raise
+    finally:
+        os.close(src)
+    return _Staged(change, temp, exclusive, replaced)
+
+
+def _commit(workspace: Path, staged: _Staged, since_ns: int) -> None:
+    """Rename (or, for a new name, hard-link) the staged copy into place, checking the host again."""
+    change = staged.change
+    parents, name = change.path.parts[:-1], change.path.parts[-1]
+    with open_directory(workspace, parents, create=False) as dir_fd:
+        if dir_fd is None:
+            raise _Conflict("its folder is gone on the host")
+        try:
+            _check(change, dir_fd, name, since_ns, staged.replaced)
+            if staged.exclusive:
                 try:
-                    os.link(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+                    os.link(staged.temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
                 except FileExistsError:
                     raise _Conflict("created on the host meanwhile") from None
             else:
-                os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                os.rename(staged.temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         finally:
-            remove_quietly(temp, dir_fd)
+            remove_quietly(staged.temp, dir_fd)
+
+
+def _sync(workspace: Path) -> None:
+    """Flush the workspace's filesystem once (``syncfs``): one flush for a thousand files, not one each."""
+    fd = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if _libc.syncfs(fd) != 0:
+            os.sync()
     finally:
-        os.close(src)
+        os.close(fd)
 
 
 def _delete(change: Change, dir_fd: int, name: str) -> None:
@@ -174,7 +214,7 @@ def _symlink(change: Change, dir_fd: int, name: str) -> None:
         remove_quietly(temp, dir_fd)
 
 
-def _apply_one(workspace: Path, upper: Path, change: Change, since_ns: int, replaced: bool) -> None:
+def _apply_one(workspace: Path, upper: Path, change: Change, since_ns: int, replaced: bool) -> _Staged | None:
     parents, name = change.path.parts[:-1], change.path.parts[-1]
     create = change.kind in ("created", "dir", "symlink")
     with open_directory(workspace, parents, create=create) as dir_fd:
@@ -190,9 +230,11 @@ def _apply_one(workspace: Path, upper: Path, change: Change, since_ns: int, repl
         elif change.kind == "mode" and stat.S_ISDIR(change.mode):
             _chmod(change, dir_fd, name)
         elif change.kind in ("created", "modified", "mode"):
-            _copy_verified(upper, change, dir_fd, name, exclusive=change.kind == "created" and not replaced)
+            exclusive = change.kind == "created" and not replaced
+            return _stage_copy(upper, change, dir_fd, exclusive, replaced)
         elif change.kind == "symlink":
             _symlink(change, dir_fd, name)
+    return None
 
 
 def apply_change_set(workspace: Path, upper: Path, changes: ChangeSet, verdict: Verdict, since_ns: int) -> ApplyOutcome:
@@ -208,6 +250,7 @@ def apply_change_set(workspace: Path, upper: Path, changes: ChangeSet, verdict: 
     outcome = ApplyOutcome()
     blocked: set[PurePosixPath] = set()
     deleted: set[PurePosixPath] = set()
+    staged: list[_Staged] = []
     ordered = sorted(
         changes.changes,
         key=lambda c: (_ORDER[c.kind], -len(c.path.parts) if c.kind == "deleted" else len(c.path.parts), c.path),
@@ -219,17 +262,32 @@ def apply_change_set(workspace: Path, upper: Path, changes: ChangeSet, verdict: 
             outcome.conflicts.append(f"{change.path}: not applied, a folder above it conflicted")
             continue
         try:
-            _apply_one(workspace, upper, change, since_ns, replaced=change.path in deleted)
-        except _Conflict as conflict:
+            copy = _apply_one(workspace, upper, change, since_ns, replaced=change.path in deleted)
+        except (_Conflict, SecureMCPError, OSError) as exc:
             blocked.add(change.path)
-            outcome.conflicts.append(f"{change.path}: {conflict}; the host's version was kept")
+            outcome.conflicts.append(_why(change, exc))
             continue
-        except (SecureMCPError, OSError) as exc:
-            blocked.add(change.path)
-            why = errno.errorcode.get(exc.errno or 0, "EIO") if isinstance(exc, OSError) else str(exc)
-            outcome.conflicts.append(f"{change.path}: could not be applied ({why}); the host's version was kept")
+        if copy is not None:
+            staged.append(copy)  # renamed into place once every copy's data is on disk
             continue
         if change.kind == "deleted":
             deleted.add(change.path)
         outcome.applied.append(change)
+    if staged:
+        _sync(workspace)
+    for copy in staged:
+        try:
+            _commit(workspace, copy, since_ns)
+        except (_Conflict, SecureMCPError, OSError) as exc:
+            outcome.conflicts.append(_why(copy.change, exc))
+            continue
+        outcome.applied.append(copy.change)
+    _sync(workspace)
     return outcome
+
+
+def _why(change: Change, exc: BaseException) -> str:
+    if isinstance(exc, _Conflict):
+        return f"{change.path}: {exc}; the host's version was kept"
+    why = errno.errorcode.get(exc.errno or 0, "EIO") if isinstance(exc, OSError) else str(exc)
+    return f"{change.path}: could not be applied ({why}); the host's version was kept"

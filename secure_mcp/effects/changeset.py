@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -46,6 +46,7 @@ class Old:
     files: int = 1  # entries below a folder (for the question and max_files)
     mode: int = 0
     sha256: str | None = None
+    protected_inside: str | None = None  # a protected path a deleted folder holds (e.g. "proj/.git")
 
 
 @dataclass(frozen=True)
@@ -159,31 +160,36 @@ def _hash_file(name: str, dir_fd: int, prefix: int | None = None) -> tuple[str, 
         os.close(fd)
 
 
-def _subtree(name: str, dir_fd: int) -> tuple[int, int]:
-    """(entries, bytes of files) below a workspace folder, links never followed."""
+def _subtree(name: str, dir_fd: int, protected: frozenset[str]) -> tuple[int, int, str | None]:
+    """(entries, bytes of files, first protected path) below a workspace folder, links never followed."""
     entries = 0
     size = 0
+    found: str | None = None
     try:
         fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
     except OSError:
-        return 0, 0
+        return 0, 0, None
     try:
-        for _root, dirs, files, root_fd in os.fwalk(".", dir_fd=fd, follow_symlinks=False):
+        for root, dirs, files, root_fd in os.fwalk(".", dir_fd=fd, follow_symlinks=False):
             entries += len(dirs) + len(files)
+            if found is None:
+                hit = next((entry for entry in (*dirs, *files) if entry in protected), None)
+                if hit is not None:
+                    found = os.path.normpath(os.path.join(name, root, hit))
             for file in files:
                 st = _lstat(file, root_fd)
                 if st is not None and stat.S_ISREG(st.st_mode):
                     size += st.st_size
     finally:
         os.close(fd)
-    return entries, size
+    return entries, size, found
 
 
-def _old(name: str, st: os.stat_result, lower_fd: int) -> Old:
+def _old(name: str, st: os.stat_result, lower_fd: int, protected: frozenset[str]) -> Old:
     kind = _kind(st.st_mode)
     if kind == "dir":
-        entries, size = _subtree(name, lower_fd)
-        return Old("dir", size, entries + 1, st.st_mode)
+        entries, size, found = _subtree(name, lower_fd, protected)
+        return Old("dir", size, entries + 1, st.st_mode, protected_inside=found)
     return Old(kind, st.st_size if kind == "file" else 0, 1, st.st_mode)
 
 
@@ -196,19 +202,19 @@ def _is_opaque(fd: int) -> bool:
         raise
 
 
-def _scan(upper_fd: int, lower_fd: int | None, rel: PurePosixPath) -> Iterator[Change]:
+def _scan(upper_fd: int, lower_fd: int | None, rel: PurePosixPath, protected: frozenset[str]) -> Iterator[Change]:
     for name in sorted(os.listdir(upper_fd)):
         path = rel / name
         st = os.stat(name, dir_fd=upper_fd, follow_symlinks=False)
         low = _lstat(name, lower_fd)
-        old = _old(name, low, lower_fd) if low is not None and lower_fd is not None else None
+        old = _old(name, low, lower_fd, protected) if low is not None and lower_fd is not None else None
         mode = st.st_mode
         if stat.S_ISCHR(mode) and st.st_rdev == 0:  # whiteout
             if old is not None:
                 yield Change(path, "deleted", old=old)
             continue
         if stat.S_ISDIR(mode):
-            yield from _scan_dir(name, upper_fd, lower_fd, path, st, old)
+            yield from _scan_dir(name, upper_fd, lower_fd, path, st, old, protected)
         elif stat.S_ISREG(mode):
             yield from _scan_file(name, upper_fd, lower_fd, path, st, old)
         elif stat.S_ISLNK(mode):
@@ -228,7 +234,13 @@ def _scan(upper_fd: int, lower_fd: int | None, rel: PurePosixPath) -> Iterator[C
 
 
 def _scan_dir(
-    name: str, upper_fd: int, lower_fd: int | None, path: PurePosixPath, st: os.stat_result, old: Old | None
+    name: str,
+    upper_fd: int,
+    lower_fd: int | None,
+    path: PurePosixPath,
+    st: os.stat_result,
+    old: Old | None,
+    protected: frozenset[str],
 ) -> Iterator[Change]:
     child_upper = os.open(name, DIR_FLAGS, dir_fd=upper_fd)
     child_lower: int | None = None
@@ -244,7 +256,7 @@ def _scan_dir(
             if old is not None:  # a file replaced by a folder, or a folder deleted and made again
                 yield Change(path, "deleted", old=old)
             yield Change(path, "dir", 0, st.st_mode)
-        yield from _scan(child_upper, child_lower, path)
+        yield from _scan(child_upper, child_lower, path, protected)
     finally:
         os.close(child_upper)
         if child_lower is not None:
@@ -276,8 +288,10 @@ def _scan_file(
     yield Change(path, "modified", size, st.st_mode, digest, old=old, appended=appended, nlink=st.st_nlink)
 
 
-def read_change_set(upper: Path, workspace: Path) -> ChangeSet:
+def read_change_set(upper: Path, workspace: Path, protected_names: Iterable[str] = ()) -> ChangeSet:
     """The change set of one layer against the workspace as it is now.
+
+    ``protected_names`` are looked for below deleted folders (deleting ``proj`` deletes ``proj/.git``).
 
     Raises:
         OSError: the layer or the workspace cannot be read; callers refuse the change set.
@@ -286,7 +300,7 @@ def read_change_set(upper: Path, workspace: Path) -> ChangeSet:
     try:
         lower_fd = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            changes = list(_scan(upper_fd, lower_fd, PurePosixPath()))
+            changes = list(_scan(upper_fd, lower_fd, PurePosixPath(), frozenset(protected_names)))
         finally:
             os.close(lower_fd)
     finally:

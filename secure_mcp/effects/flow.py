@@ -67,7 +67,7 @@ def _judge_layer(result: SandboxResult, layer: Layer, env: ToolEnv) -> Judged:
     """Read and judge the layer. Blocks. Any failure is a refusal by the effects stage."""
     settings = env.config.tools.run_command.effects
     try:
-        changes = read_change_set(layer.upper, env.workspace)
+        changes = read_change_set(layer.upper, env.workspace, settings.protected_names)
         view = AfterView(layer.upper, env.workspace)
         verdict = judge(changes, view, settings, layer_full=layer.full())
         digest = changes.digest()

@@ -24,7 +24,7 @@ from typing import Literal
 from secure_mcp.config import EffectsConfig, parse_size
 from secure_mcp.effects.changeset import Change, ChangeSet
 from secure_mcp.effects.view import AfterView
-from secure_mcp.workspace_fs.protected import protected_reason
+from secure_mcp.workspace_fs.protected import ProtectedHit, protected_reason
 
 Decision = Literal["allow", "confirm", "refuse"]
 SETID = stat.S_ISUID | stat.S_ISGID
@@ -98,7 +98,10 @@ def judge(changes: ChangeSet, view: AfterView, config: EffectsConfig, *, layer_f
         if change.kind == "symlink" and change.link_target is not None:
             if view.link_escapes(path, change.link_target):
                 verdict.refusals.append(f"{path} is a link that resolves outside the workspace")
-        hit = protected_reason(path, config.protected_names, view.kind_of, view.read_head, cache)
+        is_file = change.kind in ("created", "modified", "mode", "symlink", "special") and not stat.S_ISDIR(change.mode)
+        hit = protected_reason(path, config.protected_names, view.kind_of, view.read_head, cache, is_file=is_file)
+        if hit is None and change.old is not None and change.old.protected_inside is not None:
+            hit = ProtectedHit("name", f"{path} holds a protected path ({change.old.protected_inside})")
         if hit is not None:
             rule = config.repositories if hit.rule == "repository" else config.protected
             (verdict.refusals if rule == "deny" else verdict.questions).append(hit.message)

@@ -149,7 +149,7 @@ class Sandbox:
     async def _container(self, workspace_rw: bool) -> Attached:
         while (pooled := self._pool.take(workspace_rw)) is not None:
             fresh = workspace_rw or pooled.mask_key == mask_key(self.workspace)
-            if fresh and await anyio.to_thread.run_sync(self._engine.is_running, pooled.container_id):
+            if fresh and pooled.alive():
                 return pooled
             self._release(pooled)  # died while waiting, or its masks no longer match the workspace
         return await anyio.to_thread.run_sync(self._spawn, workspace_rw)

@@ -86,16 +86,17 @@ def is_repository(folder: PurePosixPath, kind_of: KindOf, read_head: ReadHead) -
     return False
 
 
-def enclosing_folders(path: PurePosixPath) -> list[PurePosixPath]:
-    """Every folder a change at ``path`` lies in (root first), plus ``path`` itself.
+def enclosing_folders(path: PurePosixPath, *, itself: bool = True) -> list[PurePosixPath]:
+    """Every folder a change at ``path`` lies in (root first), plus ``path`` itself if ``itself``.
 
     A change anywhere inside a repository acts on it (a hook, a config, a ref), and a change to
     ``D/HEAD``, ``D/config``, ``D/objects/...`` or ``D/refs/...`` may complete D's shape; so every
-    enclosing folder is checked, and the path itself for a folder created whole.
+    enclosing folder is checked, and the path itself when it may be a folder.
     """
     parts = path.parts
     folders = [PurePosixPath(".")]
-    folders += [PurePosixPath(*parts[:index]) for index in range(1, len(parts) + 1)]
+    last = len(parts) + 1 if itself else len(parts)
+    folders += [PurePosixPath(*parts[:index]) for index in range(1, last)]
     return folders
 
 
@@ -113,13 +114,18 @@ def protected_reason(
     kind_of: KindOf,
     read_head: ReadHead,
     cache: dict[PurePosixPath, bool] | None = None,
+    *,
+    is_file: bool = False,
 ) -> ProtectedHit | None:
-    """Why a change at ``path`` touches a protected path (for the refusal or question), or None."""
+    """Why a change at ``path`` touches a protected path (for the refusal or question), or None.
+
+    ``is_file``: the change leaves a file (or link) at ``path``, so ``path`` is no repository itself.
+    """
     name = protected_component(path, names)
     if name is not None:
         return ProtectedHit("name", f"{path} is inside a protected path ({name})")
     known = {} if cache is None else cache
-    for folder in enclosing_folders(path):
+    for folder in enclosing_folders(path, itself=not is_file):
         if folder not in known:
             known[folder] = is_repository(folder, kind_of, read_head)
         if known[folder]:
@@ -165,4 +171,4 @@ def protected_write(
         snapshot = snapshot_existing(root, path, CONFIG_READ_LIMIT)
         return None if snapshot is None else snapshot.data
 
-    return protected_reason(rel, names, kind_of, read_head)
+    return protected_reason(rel, names, kind_of, read_head, is_file=True)

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.docker
 
 
 def _verdict(layer: Layer, workspace: Path, **config: object) -> Verdict:
-    changes = read_change_set(layer.upper, workspace)
-    return judge(changes, AfterView(layer.upper, workspace), EffectsConfig(**config), layer_full=layer.full())  # type: ignore[arg-type]
+    settings = EffectsConfig(**config)  # type: ignore[arg-type]
+    changes = read_change_set(layer.upper, workspace, settings.protected_names)
+    return judge(changes, AfterView(layer.upper, workspace), settings, layer_full=layer.full())
 
 
 @pytest.fixture
@@ -46,6 +47,12 @@ def test_protected_names_at_any_depth_are_refused(repo_ws: Path, layer: Layer, c
     change(layer.merged)  # type: ignore[operator]
     verdict = _verdict(layer, repo_ws)
     assert verdict.decision == "refuse" and "protected path" in verdict.refusals[0]
+
+
+def test_deleting_a_folder_that_holds_a_repository_is_a_protected_change(repo_ws: Path, layer: Layer) -> None:
+    shutil.rmtree(layer.merged / "proj")
+    verdict = _verdict(layer, repo_ws)
+    assert verdict.decision == "refuse" and "holds a protected path (proj/.git)" in verdict.refusals[0]
 
 
 def test_protected_can_be_asked_instead_where_configured(repo_ws: Path, layer: Layer) -> None:
