@@ -53,7 +53,7 @@ GEN_SCRIPT = (
 
 def _pool_full(sandbox: Any) -> bool:
     pool = sandbox._pool  # the bench peeks at the pool to leave the refill time it needs
-    return bool(pool.size() >= pool._size * len(pool._ready))
+    return bool(pool.size() >= pool.target())
 
 
 async def measure(

@@ -89,6 +89,7 @@ class SandboxConfig(_Section):
     nofile: int = Field(default=256, ge=16, le=65536)
     fsize: str = "64m"
     pool_spawners: int = Field(default=2, ge=1, le=16)
+    warm_pool_rw: int | None = Field(default=None, ge=0, le=64)
 
     @field_validator("memory", "tmpfs_size", "fsize")
     @classmethod

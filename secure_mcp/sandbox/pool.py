@@ -38,10 +38,12 @@ class WarmPool:
         size: int,
         modes: tuple[bool, ...],
         spawners: int = SPAWNERS,
+        sizes: dict[bool, int] | None = None,
     ) -> None:
         self._engine = engine
         self._spawn = spawn
         self._size = size
+        self._sizes = {mode: (sizes or {}).get(mode, size) for mode in modes}
         self._spawners = max(1, spawners)
         self._ready: dict[bool, deque[Attached]] = {mode: deque() for mode in modes}
         self._doomed: deque[str] = deque()
@@ -59,12 +61,19 @@ class WarmPool:
                 self._threads.append(thread)
                 thread.start()
 
-    def take(self, workspace_rw: bool) -> Attached | None:
-        """A ready container for this mode, or None; the caller must still check it runs."""
+    def take(self, workspace_rw: bool, wait_s: float = 0.0) -> Attached | None:
+        """A ready container for this mode, or None; the caller must still check it is alive.
+
+        With ``wait_s``, an empty queue whose mode has a container being started waits for it (up
+        to ``wait_s``): it is ready sooner than a cold start begun now, which would also compete
+        with the spawners for the same engine. Blocks; call it from a worker thread then.
+        """
         with self._wake:
             queue = self._ready.get(workspace_rw)
+            if queue is not None and not queue and wait_s > 0 and self._starting.get(workspace_rw, 0):
+                self._wake.wait_for(lambda: bool(queue) or self._stopping, timeout=wait_s)
             attached = queue.popleft() if queue else None
-            self._wake.notify()
+            self._wake.notify_all()
             return attached
 
     def discard(self, container_id: str) -> None:
@@ -72,6 +81,10 @@ class WarmPool:
         with self._wake:
             self._doomed.append(container_id)
             self._wake.notify()
+
+    def target(self) -> int:
+        """How many containers the pool keeps ready when full (all modes)."""
+        return sum(self._sizes.values())
 
     def size(self) -> int:
         """How many containers wait in the pool now."""
@@ -132,11 +145,12 @@ class WarmPool:
                         attached.layer.discard()  # lazily detached: safe while the container goes
                 else:
                     self._ready[mode].append(attached)
+                    self._wake.notify_all()  # a call may be waiting for exactly this one
 
     def _short_mode(self) -> bool | None:
         """A mode with fewer ready-or-starting containers than the pool size (call with the lock held)."""
         for mode, queue in self._ready.items():
-            if len(queue) + self._starting[mode] < self._size:
+            if len(queue) + self._starting[mode] < self._sizes[mode]:
                 return mode
         return None
 

@@ -27,6 +27,8 @@ from secure_mcp.sandbox.pool import WarmPool
 from secure_mcp.sandbox.settings import SandboxSettings
 
 PROGRESS_INTERVAL_S = 1.0
+#: How long a call waits for a container already being started before starting its own.
+POOL_WAIT_S = 1.0
 EXIT_STATUS_WAIT_S = 10.0
 
 
@@ -58,8 +60,9 @@ class Sandbox:
             self._engine,
             self._spawn,
             settings.warm_pool,
-            settings.pool_modes if settings.warm_pool > 0 else (),
+            tuple(mode for mode in settings.pool_modes if settings.pool_size(mode) > 0),
             spawners=settings.pool_spawners,
+            sizes={True: settings.warm_pool_rw} if settings.warm_pool_rw is not None else None,
         )
         self._slots = anyio.Semaphore(settings.max_concurrent)
         self._active: dict[str, Attached] = {}
@@ -147,7 +150,7 @@ class Sandbox:
             self._slots.release()
 
     async def _container(self, workspace_rw: bool) -> Attached:
-        while (pooled := self._pool.take(workspace_rw)) is not None:
+        while (pooled := await anyio.to_thread.run_sync(self._pool.take, workspace_rw, POOL_WAIT_S)) is not None:
             fresh = workspace_rw or pooled.mask_key == mask_key(self.workspace)
             if fresh and pooled.alive():
                 return pooled

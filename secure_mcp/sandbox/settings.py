@@ -43,6 +43,11 @@ class SandboxSettings:
     layer_root: Path | None = None
     layer_bytes: int = 64 * 1024**2
     pool_spawners: int = 2
+    warm_pool_rw: int | None = None
+
+    def pool_size(self, workspace_rw: bool) -> int:
+        """Warm containers kept for this mode: ``warm_pool_rw`` for read-write when set."""
+        return self.warm_pool_rw if workspace_rw and self.warm_pool_rw is not None else self.warm_pool
 
     @classmethod
     def from_config(
@@ -73,4 +78,5 @@ class SandboxSettings:
             layer_root=layer_root,
             layer_bytes=layer_bytes,
             pool_spawners=sandbox.pool_spawners,
+            warm_pool_rw=sandbox.warm_pool_rw,
         )
