@@ -20,9 +20,13 @@ class Discardable(Protocol):
 
 
 class PendingChanges:
-    """A small, thread-safe map ``call id -> (item, deadline)``."""
+    """A small, thread-safe map ``call id -> (item, deadline)``.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, max_entries: int = 64) -> None:
+    Bounded (16 entries by default, the oldest dropped first): each entry holds a layer of up to
+    ``max_bytes`` in memory, so unanswered questions cannot pile up without limit.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_entries: int = 16) -> None:
         self._clock = clock
         self._max = max_entries
         self._items: dict[str, tuple[Any, float]] = {}

@@ -401,3 +401,29 @@ async def test_read_only_python_sees_no_secrets_even_from_a_pooled_container(
         data = _data(await _call(config, box, "legacy", "accept", "execute_python", {"code": code}))
     assert "PRIVATE" not in data["stdout"] and "TOKEN" not in data["stdout"]
     assert "visible.txt 'seen\\n'" in data["stdout"]
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_confirm_program_with_destructive_effects_asks_twice_and_runs_once(
+    tmp_path: Path, docker_ready: None, mode: str
+) -> None:
+    """`rm` in confirm: the program question before the run, the effects question after it; one run."""
+    config = _config(tmp_path)
+    config = config.model_copy(
+        update={
+            "tools": config.tools.model_copy(
+                update={
+                    "run_command": config.tools.run_command.model_copy(update={"allow": ("echo",), "confirm": ("rm",)})
+                }
+            )
+        }
+    )
+    notes = _shared(config.workspace_root / "notes.txt", "keep me?\n")
+    seen: list[str] = []
+    async with _sandbox(config) as box:
+        result = await _call(config, box, mode, "accept", "run_command", {"command": "rm notes.txt"}, seen=seen)
+        runs = list(box.runs)  # type: ignore[attr-defined]
+    data = _data(result)
+    assert not notes.exists() and data["changes"] == [{"path": "notes.txt", "kind": "deleted", "bytes": 0}]
+    assert runs == [1]
+    assert len(seen) == 2 and "rm: confirm" in seen[0] and "delete notes.txt" in seen[1]
