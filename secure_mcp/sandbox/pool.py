@@ -17,6 +17,7 @@ while waiting is discarded, never used.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -24,6 +25,9 @@ from secure_mcp.errors import SandboxError
 from secure_mcp.sandbox.engine import Attached, Engine
 
 SPAWNERS = 2
+#: A pool that still has a container for a mode refills it only after calls paused this long: on a
+#: small machine a container start competes with the calls of a burst for the same cores.
+QUIET_S = 0.25
 BACKOFF_MIN_S = 1.0
 BACKOFF_MAX_S = 30.0
 
@@ -51,6 +55,7 @@ class WarmPool:
         self._stopping = False
         self._starting: dict[bool, int] = dict.fromkeys(modes, 0)
         self._threads: list[threading.Thread] = []
+        self._last_call = 0.0
         self.last_error: SandboxError | None = None
 
     def start(self) -> None:
@@ -75,6 +80,14 @@ class WarmPool:
             attached = queue.popleft() if queue else None
             self._wake.notify_all()
             return attached
+
+    def note_call(self) -> None:
+        """A call started or ended now (see ``QUIET_S``)."""
+        self._last_call = time.monotonic()
+
+    def quiet_for(self) -> float:
+        """Seconds until calls have paused for ``QUIET_S`` (0 when they have)."""
+        return max(0.0, self._last_call + QUIET_S - time.monotonic())
 
     def discard(self, container_id: str) -> None:
         """Remove this container soon, off the caller's path."""
@@ -122,6 +135,10 @@ class WarmPool:
                 if mode is None:
                     if not self._doomed and not self._stopping:
                         self._wake.wait()
+                    continue
+                pause = self.quiet_for()
+                if self._ready[mode] and pause > 0:  # still stocked: let the burst have the cores
+                    self._wake.wait(timeout=pause)
                     continue
                 self._starting[mode] += 1  # reserved: another spawner will not start one for it too
             try:

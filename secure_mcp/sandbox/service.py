@@ -66,6 +66,7 @@ class Sandbox:
         )
         self._slots = anyio.Semaphore(settings.max_concurrent)
         self._active: dict[str, Attached] = {}
+        self._removing: set[str] = set()  # finished containers whose removal waits for a pause
         self._closed = False
         self.pending = PendingChanges()
         """Change sets waiting for a yes across protocol rounds (2026-07-28), by call id."""
@@ -140,6 +141,7 @@ class Sandbox:
             # Shielded: a cancel arriving mid-start must not lose track of a container it started.
             with anyio.CancelScope(shield=True):
                 attached = await self._container(request.workspace_rw)
+            self._pool.note_call()
             try:
                 return await self._execute(attached, request, timeout, cap, started, progress)
             except BaseException:
@@ -147,6 +149,7 @@ class Sandbox:
                     attached.layer.discard()  # nobody will read this change set
                 raise
         finally:
+            self._pool.note_call()
             self._slots.release()
 
     async def _container(self, workspace_rw: bool) -> Attached:
@@ -239,13 +242,26 @@ class Sandbox:
         attached.close()
 
         def remove_now() -> None:
-            # Forced removal kills first; done here rather than by the pool's thread, which is then
-            # free to start the next warm container.
+            # Done here rather than by the pool's thread, which is then free to start the next warm
+            # container. Killed at once (leftover processes stop now); during a burst the removal
+            # itself waits (bounded) for a pause in the calls.
+            try:
+                self._engine.kill(attached.container_id)
+            except SandboxError:
+                pass  # the forced removal below kills too
+            for _ in range(20):
+                pause = self._pool.quiet_for()
+                if pause <= 0 or self._closed:
+                    break
+                time.sleep(pause)
             try:
                 self._engine.remove(attached.container_id)
             except SandboxError:
                 self._pool.discard(attached.container_id)  # the janitor retries (or the next start's sweep)
+            finally:
+                self._removing.discard(attached.container_id)
 
+        self._removing.add(attached.container_id)
         threading.Thread(target=remove_now, name="secure-mcp-sandbox-remove", daemon=True).start()
 
     async def _exit_status(self, container_id: str, timeout: int, status: list[int | None]) -> None:
@@ -272,6 +288,11 @@ class Sandbox:
                 except SandboxError:
                     pass
             await anyio.to_thread.run_sync(self._pool.close)
+            for container_id in list(self._removing):
+                try:
+                    await anyio.to_thread.run_sync(self._engine.remove, container_id)
+                except SandboxError:
+                    pass  # the next start's orphan sweep removes it
             self.pending.close()
             for layer in list(self._layers_out):
                 layer.discard()
