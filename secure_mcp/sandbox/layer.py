@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from secure_mcp.errors import SandboxError
+from secure_mcp.sandbox.owner import _start_time
 
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
@@ -186,4 +187,29 @@ def sweep_layers(layers: Path) -> int:
             if entry.is_dir() and not entry.is_symlink() and not os.path.ismount(entry):
                 shutil.rmtree(entry)
                 removed += 1
+    return removed
+
+
+def layer_folder_name(pid: int | None = None) -> str:
+    """``<pid>-<process start time>``: names one server process's layer folder (pid reuse defeated)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{pid}-{_start_time(pid) or 'unknown'}"
+
+
+def sweep_dead_layer_folders(base: Path) -> int:
+    """``sweep_layers`` in every process folder under ``base`` whose process is gone. Never raises."""
+    removed = 0
+    try:
+        folders = list(base.iterdir())
+    except OSError:
+        return 0
+    for folder in folders:
+        pid, _, started = folder.name.partition("-")
+        if not pid.isdigit() or not folder.is_dir() or folder.is_symlink():
+            continue
+        if _start_time(int(pid)) == started:
+            continue  # that server still runs: its layers are in use
+        removed += sweep_layers(folder)
+        with contextlib.suppress(OSError):
+            folder.rmdir()
     return removed

@@ -19,7 +19,7 @@ from secure_mcp.sandbox.doctor import DoctorCheck, run_checks
 from secure_mcp.sandbox.engine import Attached, Engine
 from secure_mcp.sandbox.flags import LABEL_OWNER, WORKSPACE, container_kwargs, mask_key
 from secure_mcp.sandbox.io import OutputCapture, encode_request
-from secure_mcp.sandbox.layer import Layer, create_layer, sweep_layers
+from secure_mcp.sandbox.layer import Layer, create_layer, layer_folder_name, sweep_dead_layer_folders
 from secure_mcp.sandbox.models import ProgressCallback, SandboxRequest, SandboxResult
 from secure_mcp.sandbox.owner import current_owner, is_orphan
 from secure_mcp.sandbox.pending import PendingChanges
@@ -52,9 +52,10 @@ class Sandbox:
         self.instance_id = instance_id
         self._owner = current_owner()
         self._engine = Engine(settings.image)
-        # One folder per server: the start-up sweep must never touch another server's layers.
-        default = Path(tempfile.gettempdir()) / f"secure-mcp-layers-{os.getuid()}" / instance_id
-        self.layers = settings.layer_root or default
+        # One folder per server process (several stdio servers may share one config and state folder):
+        # the start-up sweep only ever touches folders of processes that are gone.
+        self.layers_base = settings.layer_root or Path(tempfile.gettempdir()) / f"secure-mcp-layers-{os.getuid()}"
+        self.layers = self.layers_base / layer_folder_name()
         self._layers_out: set[Layer] = set()  # handed to callers; discarded at close at the latest
         self._pool = WarmPool(
             self._engine,
@@ -108,7 +109,7 @@ class Sandbox:
             await anyio.to_thread.run_sync(self._sweep_orphans)
         except SandboxError:
             pass
-        await anyio.to_thread.run_sync(sweep_layers, self.layers)
+        await anyio.to_thread.run_sync(sweep_dead_layer_folders, self.layers_base)
         self._pool.start()
 
     def _sweep_orphans(self) -> None:
