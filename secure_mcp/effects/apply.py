@@ -8,7 +8,7 @@
   or a crash, sees the old or the new file, never half of one, at two flushes per change set instead
   of two per file. Only bytes whose SHA-256 is the one judged are applied.
 * Modes are applied without set-uid, set-gid and sticky bits, whatever the layer says.
-* Conflicts: a host path whose ``ctime`` is at or after the moment the layer was mounted changed
+* Conflicts: a host path whose ``ctime`` is at or after the moment the request reached the container changed
   while the command could see it (by the user, an editor, another call): it is not touched, nor
   anything below it, and it is reported. Everything else of the change set is applied.
 * A hard link in the layer is applied as an independent copy; fifos and sockets are never applied.
@@ -245,7 +245,7 @@ def apply_change_set(workspace: Path, upper: Path, changes: ChangeSet, verdict: 
         upper: the layer's upper folder (the source of new content).
         changes: the change set that was judged (and approved, when it needed a yes).
         verdict: its verdict (what to strip).
-        since_ns: when the layer was mounted (``Layer.created_ns``), for the conflict check.
+        since_ns: when the call's request reached the container (``Layer.created_ns``), for conflicts.
     """
     outcome = ApplyOutcome()
     blocked: set[PurePosixPath] = set()

@@ -78,10 +78,12 @@ def coarse_now_ns() -> int:
 
 @dataclass(eq=False)
 class Layer:
-    """One mounted layer. ``created_ns`` is when the overlay was mounted (coarse realtime clock).
+    """One mounted layer. ``created_ns`` is when the overlay was mounted, then (set by the sandbox)
+    when the call's request was handed to the container (coarse realtime clock, as ``ctime``).
 
-    A host file whose ``ctime`` is at or after ``created_ns`` changed while the layer was mounted:
-    the overlay may have shown the container the old version, so applying over it is a conflict.
+    A host file whose ``ctime`` is at or after ``created_ns`` changed while the command could see
+    it: applying over it is a conflict. Before the request arrives, a pooled container has looked
+    nothing up in the workspace (its runner only waits), so earlier host edits are simply seen.
     """
 
     root: Path

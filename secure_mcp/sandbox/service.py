@@ -19,7 +19,7 @@ from secure_mcp.sandbox.doctor import DoctorCheck, run_checks
 from secure_mcp.sandbox.engine import Attached, Engine
 from secure_mcp.sandbox.flags import LABEL_OWNER, WORKSPACE, container_kwargs, mask_key
 from secure_mcp.sandbox.io import OutputCapture, encode_request
-from secure_mcp.sandbox.layer import Layer, create_layer, layer_folder_name, sweep_dead_layer_folders
+from secure_mcp.sandbox.layer import Layer, coarse_now_ns, create_layer, layer_folder_name, sweep_dead_layer_folders
 from secure_mcp.sandbox.models import ProgressCallback, SandboxRequest, SandboxResult
 from secure_mcp.sandbox.owner import current_owner, is_orphan
 from secure_mcp.sandbox.pending import PendingChanges
@@ -184,6 +184,10 @@ class Sandbox:
         exit_code: int | None = None
         try:
             payload = encode_request(request.kind, request.source, request.workdir, nonce)
+            if attached.layer is not None:
+                # Conflicts are host changes from now on: until the request arrives, the container
+                # has looked nothing up in the workspace, so it sees the host's files as they are now.
+                attached.layer.created_ns = coarse_now_ns()
             await anyio.to_thread.run_sync(attached.sock.sendall, payload, abandon_on_cancel=True)
             status: list[int | None] = []
             async with anyio.create_task_group() as group:

@@ -427,3 +427,22 @@ async def test_a_confirm_program_with_destructive_effects_asks_twice_and_runs_on
     assert not notes.exists() and data["changes"] == [{"path": "notes.txt", "kind": "deleted", "bytes": 0}]
     assert runs == [1]
     assert len(seen) == 2 and "rm: confirm" in seen[0] and "delete notes.txt" in seen[1]
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_host_edit_before_the_call_is_seen_not_a_conflict(
+    tmp_path: Path, docker_ready: None, mode: str
+) -> None:
+    """A pooled container's layer was mounted before the user's edit: the edit is read, and applied over."""
+    config = _config(tmp_path)
+    async with _sandbox(config) as box:
+        for _ in range(200):  # until the read-write pool container (and its layer) exists
+            if box._pool.size() >= box._pool.target():
+                break
+            await anyio.sleep(0.05)
+        log = _shared(config.workspace_root / "log.txt", "edited after the pool filled\n")
+        data = _data(
+            await _call(config, box, mode, "accept", "run_command", {"command": "cat log.txt; echo b >> log.txt"})
+        )
+    assert data["stdout"] == "edited after the pool filled\n" and data["conflicts"] == []
+    assert log.read_text() == "edited after the pool filled\nb\n"
