@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import secrets
@@ -302,6 +303,8 @@ class Sandbox:
             for layer in list(self._layers_out):
                 layer.discard()
             self._layers_out.clear()
+            with contextlib.suppress(OSError):
+                self.layers.rmdir()  # this process's (now empty) layer folder
 
     def check(self) -> list[DoctorCheck]:
         """Checks for ``secure-mcp doctor``: engine, image, runtime, workspace. Blocks."""
