@@ -2,7 +2,7 @@
 
 Options:
     --quick            fewer calls everywhere (a smoke run, about a minute; figures are noisier)
-    --only a,b         run only these benches: overhead, load, sandbox, audit, approvals, policy, redaction
+    --only a,b         run only these benches: overhead, load, sandbox, effects, audit, approvals, policy, redaction
     --profile          also write a cProfile report of the guarded per-call loop to bench/results/
     --no-save          do not write bench/results/latest.{json,md}
 
@@ -10,6 +10,8 @@ Benches:
     overhead   full pipeline vs unguarded MCPServer, in-process, both protocol eras, >= 1,000 calls
     load       streamable HTTP on loopback, 20 clients x 200 calls, vs unguarded; memory; nothing lost
     sandbox    execute_python("print(1)") through an MCP client: cold vs warm pool vs back-to-back
+    effects    run_command on copy-on-write layers: warm echo hi vs 0.1, bursts, 1,000 changed
+               files, a no-change call in a 100,000-file workspace (needs CAP_SYS_ADMIN)
     audit      durable records/s with HMAC: per-record fsync vs group commit, 50 appenders
     approvals  approve API call (the console's Approve button) -> result at the client, both eras
     policy     judge_command latency on typical agent commands (p50 <= 1 ms) and on the benign table
@@ -37,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Row, machine  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT = ("overhead", "load", "sandbox", "audit", "approvals", "policy")
+DEFAULT = ("overhead", "load", "sandbox", "effects", "audit", "approvals", "policy")
 ALL = (*DEFAULT, "redaction")
 
 
@@ -72,6 +74,11 @@ def run_bench(name: str, quick: bool, profile: bool) -> list[Row]:
         import sandbox_bench
 
         return anyio.run(sandbox_bench.run, 10 if quick else 30)
+    if name == "effects":
+        import anyio
+        import effects_bench
+
+        return anyio.run(effects_bench.run, 10 if quick else 30)
     if name == "audit":
         import audit_bench
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -40,6 +41,10 @@ class Plan:
     data: Any = None
     audit: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
+    call_id: str = ""
+    ask_after: Callable[[str, str], Awaitable[None]] | None = None
+    """Set by the pipeline before execute: asks ``(question, digest)`` after a run (the effects
+    question) through the confirm stage; returns on a yes, raises ``Denied`` otherwise."""
 
 
 @dataclass(slots=True)

@@ -88,6 +88,8 @@ class SandboxConfig(_Section):
     tmpfs_size: str = "64m"
     nofile: int = Field(default=256, ge=16, le=65536)
     fsize: str = "64m"
+    pool_spawners: int = Field(default=2, ge=1, le=16)
+    warm_pool_rw: int | None = Field(default=None, ge=0, le=64)
 
     @field_validator("memory", "tmpfs_size", "fsize")
     @classmethod
@@ -134,6 +136,40 @@ class _ToolConfig(_Section):
     when_unsupported: Literal["deny", "allow"] | None = None  # overrides [confirmation] for this tool
 
 
+class EffectsConfig(_Section):
+    """``[tools.run_command.effects]``: how a read-write run's change set is judged and applied.
+
+    Applies to run_command and to execute_python with ``workspace = "rw"``.
+    """
+
+    state_dir: Path = Path("state")
+    max_bytes: str = "64m"
+    max_files: int = Field(default=10_000, ge=1, le=1_000_000)
+    existing: Literal["confirm", "deny", "allow"] = "confirm"
+    protected: Literal["deny", "confirm"] = "deny"
+    protected_names: tuple[str, ...] = (".git", ".ssh", ".env", ".envrc", ".vscode", ".idea")
+    repositories: Literal["deny", "confirm"] = "deny"
+    setid: Literal["deny", "strip"] = "deny"
+    special_files: Literal["deny", "strip"] = "strip"
+    diff_chars: int = Field(default=4000, ge=200, le=100_000)
+    diff_read_limit: str = "256k"
+    pending_ttl_s: int = Field(default=600, ge=10, le=86_400)
+
+    @field_validator("max_bytes", "diff_read_limit")
+    @classmethod
+    def _is_size(cls, value: str) -> str:
+        parse_size(value)
+        return value
+
+    @field_validator("protected_names")
+    @classmethod
+    def _bare_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not name or "/" in name or name in (".", ".."):
+                raise ValueError(f"{name!r} is not a bare file or folder name")
+        return value
+
+
 class RunCommandConfig(_ToolConfig):
     """``[tools.run_command]``: the program policy."""
 
@@ -157,6 +193,7 @@ class RunCommandConfig(_ToolConfig):
         "reboot", "shutdown",
     )
     unknown: Literal["confirm", "deny"] = "confirm"
+    effects: EffectsConfig = EffectsConfig()
 
     @model_validator(mode="after")
     def _lists_disjoint(self) -> RunCommandConfig:

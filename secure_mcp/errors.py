@@ -21,8 +21,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-Stage = Literal["auth", "limits", "sanitize", "validate", "confirm", "sandbox", "redact", "audit"]
-STAGES: tuple[Stage, ...] = ("auth", "limits", "sanitize", "validate", "confirm", "sandbox", "redact", "audit")
+Stage = Literal["auth", "limits", "sanitize", "validate", "confirm", "sandbox", "effects", "redact", "audit"]
+STAGES: tuple[Stage, ...] = (
+    "auth", "limits", "sanitize", "validate", "confirm", "sandbox", "effects", "redact", "audit"
+)
 
 
 class SecureMCPError(Exception):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -32,6 +34,14 @@ class ToolResult(BaseModel):
     redactions: list[Redaction] = Field(default_factory=list)
 
 
+class Change(BaseModel):
+    """One path a call changed in the workspace (SPEC "Added for 0.2")."""
+
+    path: str
+    kind: str = Field(description="created, modified, deleted, mode, symlink, dir or special")
+    bytes: int
+
+
 class ProcessResult(ToolResult):
     """The result of code or a command run in the sandbox."""
 
@@ -40,3 +50,8 @@ class ProcessResult(ToolResult):
     stderr: str
     timed_out: bool
     truncated: bool
+    changes: list[Change] = Field(default_factory=list, description="what the call changed in the workspace")
+    conflicts: list[str] = Field(
+        default_factory=list, description="changes not applied because the host changed the path meanwhile"
+    )
+    effects: dict[str, Any] | None = Field(default=None, description="dry_run only: the verdict on the change set")

@@ -36,6 +36,7 @@ from secure_mcp.errors import Denied, SandboxError, Stage, ToolFailure
 from secure_mcp.models import Redaction, ToolResult
 from secure_mcp.recorder import Recorder, ValueRedactor
 from secure_mcp.stages import Guard, PlannedGuard, RunContext
+from secure_mcp.stages.confirm import ConfirmGuard
 from secure_mcp.stages.limits import LimitsGuard
 from secure_mcp.stages.sanitize import SanitizeGuard
 from secure_mcp.stages.validate import ValidateGuard
@@ -164,7 +165,7 @@ class Pipeline:
         try:
             await self.recorder.call_received(call)
             validated = await self._guard(call, run, at)
-            result = await self._execute(validated, run.spec, progress, at)
+            result = await self._execute(validated, run, progress, at)
             return await self._output(validated, run.spec, result, at)
         except InputRequired as needed:
             return needed.result
@@ -194,12 +195,14 @@ class Pipeline:
         return validated
 
     async def _execute(
-        self, call: ValidatedCall, spec: ToolSpec, progress: ProgressReporter, at: _Cursor
+        self, call: ValidatedCall, run: RunContext, progress: ProgressReporter, at: _Cursor
     ) -> ToolResult:
         """Execution: the tool's work, holding a sandbox slot when it runs in a container."""
+        spec = run.spec
         at.enter("sandbox")
         if spec.execute is None:
             raise Denied("sandbox", "not_available", f"{call.tool} is not available yet")
+        self._lend_confirm(call, run)
         if not spec.sandboxed:
             return await spec.execute(call.args, call.plan, self.env, progress)
         async with self.limits.sandbox_slot(call.caller.principal):
@@ -228,6 +231,17 @@ class Pipeline:
         summary = self._summary(redacted, text, at.timer.ms.get("sandbox", 0.0))
         await self.recorder.executed(call, {**call.plan.audit, **summary, "stage_ms": at.timer.rounded()})
         return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=redacted)
+
+    def _lend_confirm(self, call: ValidatedCall, run: RunContext) -> None:
+        """Give the tool a way to ask after its work (the effects question), through the confirm stage."""
+        call.plan.call_id = call.call_id
+        for approval in self.approvals:
+            if isinstance(approval, ConfirmGuard):
+
+                async def ask_after(question: str, digest: str, guard: ConfirmGuard = approval) -> None:
+                    await guard.ask(call, run, question, digest)
+
+                call.plan.ask_after = ask_after
 
     @staticmethod
     def _summary(result: Mapping[str, object], text: str, duration_ms: float) -> JSONObject:

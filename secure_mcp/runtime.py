@@ -77,10 +77,16 @@ async def _open_audit(config: Config) -> AuditLog:
 
 
 def _make_sandbox(config: Config, instance_id: str, workspace_gid: int) -> Sandbox:
+    from secure_mcp.config import parse_size
     from secure_mcp.sandbox import Sandbox, SandboxSettings
 
+    effects = config.tools.run_command.effects
     settings = SandboxSettings.from_config(
-        config.sandbox, python_workspace=config.tools.execute_python.workspace, workspace_gid=workspace_gid
+        config.sandbox,
+        python_workspace=config.tools.execute_python.workspace,
+        workspace_gid=workspace_gid,
+        layer_root=config.resolve(effects.state_dir) / "layers",
+        layer_bytes=parse_size(effects.max_bytes),
     )
     return Sandbox(settings, config.workspace_root, instance_id=instance_id)
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
-from secure_mcp.errors import Denied, SandboxError
+from secure_mcp.errors import SandboxError
 from secure_mcp.models import ProcessResult
 from secure_mcp.sandbox import SandboxRequest
+from secure_mcp.sandbox.verdict import raise_if_stopped
 from secure_mcp.toolkit import ProgressReporter, ToolEnv
 
 
@@ -21,13 +20,7 @@ async def run_in_sandbox(request: SandboxRequest, env: ToolEnv, progress: Progre
     if env.sandbox is None:
         raise SandboxError("no_sandbox", "this server was started without a sandbox; nothing runs on the host")
     result = await env.sandbox.run(request, progress)
-    if result.blocked is not None:
-        # SPEC wording first; the argv follows. The pipeline redacts the message before it is shown
-        # to the client or written to the audit log.
-        argv = json.dumps(list(result.blocked.argv), ensure_ascii=False)
-        raise Denied("sandbox", "exec_blocked", f"{result.blocked.program} was started but not approved (argv: {argv})")
-    if result.tracer_error is not None:
-        raise SandboxError("exec_tracer", f"the command was not run: {result.tracer_error}")
+    raise_if_stopped(result)
     return ProcessResult(
         exit_code=result.exit_code,
         stdout=result.stdout,

@@ -10,13 +10,14 @@ from pydantic import Field
 
 from secure_mcp.call import Plan
 from secure_mcp.command_policy import CommandDecision, CommandPolicy, judge_command
+from secure_mcp.effects import run_with_effects
 from secure_mcp.errors import Denied
 from secure_mcp.models import ArgsModel, ProcessResult
 from secure_mcp.sandbox import SandboxRequest
 from secure_mcp.toolkit import ProgressReporter, ToolEnv, ToolSpec
 from secure_mcp.workspace_fs import resolve_cwd
 
-from ._sandboxed import bounded_timeout, run_in_sandbox
+from ._sandboxed import bounded_timeout
 
 
 class RunCommandArgs(ArgsModel):
@@ -25,6 +26,9 @@ class RunCommandArgs(ArgsModel):
     ]
     cwd: Annotated[str, Field(max_length=4096, description="Working directory, relative to the workspace")] = "."
     timeout_s: Annotated[int | None, Field(ge=1, le=3600, description="Seconds before the container is killed")] = None
+    dry_run: Annotated[
+        bool, Field(description="Run, then report the change set and its verdict without applying anything")
+    ] = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,17 +102,20 @@ async def execute(args: RunCommandArgs, plan: Plan, env: ToolEnv, progress: Prog
         max_output_bytes=env.config.sandbox.max_output_bytes,
         approved=approved_programs(plan, env),
     )
-    return await run_in_sandbox(request, env, progress)
+    return await run_with_effects(request, env, progress, plan, dry_run=args.dry_run)
 
 
 SPEC = ToolSpec(
     name="run_command",
     title="Run a shell command in the sandbox",
     description=(
-        "Run a shell command with bash in a fresh, network-less Docker container, the workspace mounted "
-        "read-write at /workspace. Every program the command would start is checked against the policy: "
-        "denied programs are refused, others may need a human yes; the sandbox stops any program that was "
-        "not approved when it starts. A non-zero exit is a result, not an error."
+        "Run a shell command with bash in a fresh, network-less Docker container that sees the workspace "
+        "at /workspace through a copy-on-write layer. Every program the command would start is checked "
+        "against the policy (denied programs are refused, others may need a human yes), and the sandbox "
+        "stops any program that was not approved when it starts. After the run, what it changed is judged: "
+        "new files are applied, deleting or rewriting existing files needs a human yes, protected paths "
+        "(.git, .ssh, .env...) are refused; 'changes' lists what was applied. dry_run=true applies nothing. "
+        "A non-zero exit is a result, not an error."
     ),
     annotations=ToolAnnotations(
         title="Run a shell command in the sandbox",

@@ -24,6 +24,7 @@ from secure_mcp.workspace_fs import (
     unified_diff,
     write_file,
 )
+from secure_mcp.workspace_fs.protected import protected_write
 
 DIFF_READ_LIMIT = 256 * 1024
 PROMPT_CHARS = 4000
@@ -61,21 +62,43 @@ def _head_sha(env: ToolEnv, rel: PurePosixPath) -> str | None:
     return _digest(snapshot_existing(env.workspace, rel, DIFF_READ_LIMIT))
 
 
+async def _protected(env: ToolEnv, rel: PurePosixPath, data: bytes, mode: str) -> list[str]:
+    """The protected-path rules run_command's changes are judged by (``[tools.run_command.effects]``).
+
+    A write into a protected name, or one that completes (or lands inside) a folder git would take
+    for a repository, is refused, or needs a yes where ``protected``/``repositories`` say ``confirm``.
+    For an append, a ``config`` is judged on its current head followed by what is added.
+    """
+    effects = env.config.tools.run_command.effects
+    hit = await anyio.to_thread.run_sync(
+        protected_write, env.workspace, rel, data, effects.protected_names, mode == "append"
+    )
+    if hit is None:
+        return []
+    rule = effects.repositories if hit.rule == "repository" else effects.protected
+    if rule == "deny":
+        raise Denied("validate", "protected_path", f"{hit.message}; refused by [tools.run_command.effects]")
+    return [hit.message]
+
+
 async def prepare(args: WriteFileArgs, env: ToolEnv) -> Plan:
     settings = env.config.tools.write_file
     rel = check_relative_path(args.path, settings.deny_globs)
     data = check_content(args.content, settings.max_bytes)
+    protected = await _protected(env, rel, data, args.mode)
     if args.mode == "create":
-        return Plan(prompt=f"create {rel} ({len(data)} bytes)", data=_Prepared(rel, data, None))
+        prompt = f"create {rel} ({len(data)} bytes)"
+        return Plan(prompt=prompt, confirm_reasons=protected, data=_Prepared(rel, data, None))
     if args.mode == "append":
         prompt = append_preview(data, str(rel), PROMPT_CHARS)
-        return Plan(prompt=prompt, confirm_reasons=["append changes an existing file"], data=_Prepared(rel, data, None))
+        reasons = ["append changes an existing file", *protected]
+        return Plan(prompt=prompt, confirm_reasons=reasons, data=_Prepared(rel, data, None))
     existing = await anyio.to_thread.run_sync(snapshot_existing, env.workspace, rel, DIFF_READ_LIMIT)
     old = None if existing is None else existing.data
     diff = unified_diff(old, data, str(rel), PROMPT_CHARS, old_size=None if existing is None else existing.size)
     return Plan(
         prompt=f"overwrite {rel}:\n{diff}",
-        confirm_reasons=["overwrite replaces the file's content"],
+        confirm_reasons=["overwrite replaces the file's content", *protected],
         data=_Prepared(rel, data, _digest(existing)),
     )
 

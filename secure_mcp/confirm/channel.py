@@ -81,6 +81,11 @@ class ConfirmationChannel(Protocol):
         """A progress notification for this call (a no-op when the client asked for none)."""
         ...
 
+    def remember(self, digest: str) -> None:
+        """A question of this call (its digest) was answered yes, by any channel: a later round of
+        the same call (2026-07-28 retries) carries it in the sealed state and is not asked it again."""
+        ...
+
 
 def question_digest(question: str) -> str:
     return hashlib.sha256(question.encode()).hexdigest()
@@ -142,6 +147,9 @@ class NoChannel:
     async def progress(self, done: float, total: float | None, message: str) -> None:
         return None
 
+    def remember(self, digest: str) -> None:
+        return None  # one round per call in this era: nothing to carry
+
 
 class LegacyChannel:
     """2025-11-25: ``elicitation/create`` over the back-channel, mid-call."""
@@ -202,6 +210,9 @@ class LegacyChannel:
     async def progress(self, done: float, total: float | None, message: str) -> None:
         await _report(self._context, done, total, message)
 
+    def remember(self, digest: str) -> None:
+        return None  # one round per call in this era: nothing to carry
+
 
 class ModernChannel:
     """2026-07-28: the question travels in an ``InputRequiredResult``; the answer in the retry."""
@@ -210,6 +221,7 @@ class ModernChannel:
         self._context = context
         self._clock = clock
         self._state = self._decode(context.request_state)
+        self._approved_now: list[str] = []
 
     @staticmethod
     def _decode(raw: str | None) -> dict[str, Any] | None:
@@ -224,6 +236,9 @@ class ModernChannel:
         if not isinstance(state.get("call_id"), str) or not isinstance(state.get("q"), str):
             return None
         if not isinstance(state.get("asked_at"), int | float):
+            return None
+        approved = state.get("approved", [])
+        if not isinstance(approved, list) or not all(isinstance(item, str) for item in approved):
             return None
         return state
 
@@ -244,13 +259,19 @@ class ModernChannel:
             response = responses[_KEY]
             if not isinstance(response, ElicitResult):
                 return Answer("malformed")
-            return _answer_from(response)
+            answer = _answer_from(response)
+            if answer.outcome == "accept" and answer.approved:
+                self._approved_now.append(digest)  # a later question of this call carries it forward
+            return answer
         # First round, or the question changed since it was asked (e.g. the file behind a diff
         # changed): ask again, so a yes only ever covers the exact text the person saw.
         request = ElicitRequest(
             params=ElicitRequestFormParams(message=question, requested_schema=render_elicitation_schema(Approval))
         )
+        approved = [*(state or {}).get("approved", []), *self._approved_now][-8:]
         new_state = {"v": _STATE_VERSION, "call_id": call_id, "q": digest, "asked_at": self._clock()}
+        if approved:
+            new_state["approved"] = approved  # questions of this same call already answered yes
         raise InputRequired(InputRequiredResult(input_requests={_KEY: request}, request_state=json.dumps(new_state)))
 
     @property
@@ -283,6 +304,10 @@ class ModernChannel:
 
     async def progress(self, done: float, total: float | None, message: str) -> None:
         await _report(self._context, done, total, message)
+
+    def remember(self, digest: str) -> None:
+        if digest not in self._approved_now:
+            self._approved_now.append(digest)
 
 
 def channel_for(context: Context[Any, Any] | None) -> ConfirmationChannel:

@@ -61,6 +61,24 @@ class Attached:
     workspace_rw: bool
     sock: socket.socket
     _keep: Any = field(repr=False, default=None)  # the SDK object owning the HTTP response
+    layer: Any = None  # the copy-on-write Layer of a read-write container (secure_mcp.sandbox.layer)
+    mask_key: Any = None  # the read-only masks it was created with (secure_mcp.sandbox.flags.mask_key)
+
+    def alive(self) -> bool:
+        """Whether the attach stream is still open and silent: a local check, no engine round trip.
+
+        The engine closes the stream when the container's process exits, so a dead pooled container
+        reads as end-of-stream; a runner waiting for its request has written nothing. Under load an
+        inspect call can take seconds, which is why the call's path uses this instead.
+        """
+        try:
+            peeked = self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        del peeked  # end of stream (b"") or output before any request: either way not a fresh container
+        return False
 
     def close(self) -> None:
         """Shut the attach socket so a reader blocked on it returns at once."""

@@ -24,12 +24,13 @@ LABEL_INSTANCE = "secure-mcp.instance"
 LABEL_OWNER = "secure-mcp.owner"
 LABEL_MODE = "secure-mcp.workspace"
 
-#: Top-level workspace names hidden in read-write containers. A file written there would act on the
-#: host later, outside the sandbox: a git hook or ``core.fsmonitor`` runs at the user's next ``git``
-#: command, an ``authorized_keys`` grants a login. Folders get an empty read-only tmpfs (no host path
-#: involved, so a symlink swapped in cannot redirect the mount to the host); a ``.git`` file (git
-#: worktrees) gets /dev/null. Only names that exist when the container is created are masked.
-MASKED_NAMES = (".git", ".ssh")
+#: Top-level workspace names hidden in read-only containers: what a read-only run must not read
+#: (keys, repository internals, environment files). Folders get an empty read-only tmpfs (no host
+#: path involved, so a symlink swapped in cannot redirect the mount to the host); files get
+#: /dev/null. A pooled container whose masks no longer match the workspace is discarded when taken
+#: (see ``mask_key``). Read-write containers need no masks: they see the workspace through a
+#: copy-on-write layer and what they change there is judged by ``secure_mcp.effects``.
+MASKED_NAMES = (".git", ".ssh", ".env", ".envrc")
 
 #: The whole environment of the container: nothing from the host's environment reaches it.
 ENVIRONMENT = {
@@ -42,13 +43,25 @@ ENVIRONMENT = {
 
 
 def container_kwargs(
-    settings: SandboxSettings, *, workspace: Path, workspace_rw: bool, instance_id: str, owner: str
+    settings: SandboxSettings,
+    *,
+    workspace: Path,
+    workspace_rw: bool,
+    instance_id: str,
+    owner: str,
+    layer: Path | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for ``client.containers.create`` for one single-use container.
 
     The container starts the runner, which waits for one length-prefixed request on stdin; so the
     command is fixed and the code never appears on a command line or in ``docker inspect``.
+    A read-write container mounts ``layer`` (the merged overlay of a ``Layer``), never the workspace.
+
+    Raises:
+        ValueError: a read-write container without a layer (nothing may write the workspace itself).
     """
+    if workspace_rw and layer is None:
+        raise ValueError("a read-write container needs a copy-on-write layer")
     extra_groups = [] if settings.workspace_gid in (None, SANDBOX_UID) else [str(settings.workspace_gid)]
     kwargs: dict[str, Any] = {
         "group_add": extra_groups,
@@ -83,8 +96,10 @@ def container_kwargs(
         ],
         "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={settings.tmpfs_bytes},mode=1777"},  # noqa: S108
         "mounts": [
-            Mount(target=WORKSPACE, source=str(workspace), type="bind", read_only=not workspace_rw),
-            *(_mask_files(workspace) if workspace_rw else []),
+            Mount(target=WORKSPACE, source=str(layer), type="bind", read_only=False)
+            if workspace_rw and layer is not None
+            else Mount(target=WORKSPACE, source=str(workspace), type="bind", read_only=True),
+            *([] if workspace_rw else _mask_files(workspace)),
         ],
         # Output is read from the attach stream; a log driver would copy every byte to disk.
         "log_config": LogConfig(type=LogConfig.types.NONE),
@@ -97,9 +112,21 @@ def container_kwargs(
     }
     if settings.runtime:
         kwargs["runtime"] = settings.runtime
-    if workspace_rw:
+    if not workspace_rw:
         kwargs["tmpfs"].update(_mask_dirs(workspace))
     return kwargs
+
+
+def mask_key(workspace: Path) -> tuple[tuple[str, str], ...]:
+    """Which masked names exist now and as what: a pooled read-only container must match it."""
+    key = []
+    for name in MASKED_NAMES:
+        try:
+            mode = os.lstat(workspace / name).st_mode
+        except OSError:
+            continue
+        key.append((name, "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"))
+    return tuple(key)
 
 
 def _existing(workspace: Path, check: Callable[[int], bool]) -> list[str]:

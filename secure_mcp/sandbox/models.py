@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from secure_mcp.sandbox.layer import Layer
 
 #: ``(elapsed seconds, output bytes so far)``; called at most once a second while a call runs.
 ProgressCallback = Callable[[float, int], Awaitable[None]]
@@ -59,6 +62,7 @@ class SandboxResult:
     ``blocked`` is set when the tracer stopped an unapproved program (the whole call was killed);
     ``execs`` lists ``(program, *argv)`` of every exec in ``report`` mode; ``tracer_error`` says
     why the runner refused to run a shell request at all (fail closed).
+    Nothing a read-write run wrote has reached the workspace yet: it is all in ``layer``.
     """
 
     exit_code: int | None
@@ -71,3 +75,5 @@ class SandboxResult:
     blocked: BlockedExec | None = None
     execs: tuple[tuple[str, ...], ...] = ()
     tracer_error: str | None = None
+    layer: Layer | None = None
+    """A read-write run's copy-on-write layer: what it changed. The caller must ``discard`` it."""

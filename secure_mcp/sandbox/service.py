@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import posixpath
 import secrets
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -15,15 +18,19 @@ import anyio.to_thread
 from secure_mcp.errors import SandboxError
 from secure_mcp.sandbox.doctor import DoctorCheck, run_checks
 from secure_mcp.sandbox.engine import Attached, Engine, translate
-from secure_mcp.sandbox.flags import LABEL_OWNER, WORKSPACE, container_kwargs
+from secure_mcp.sandbox.flags import LABEL_OWNER, WORKSPACE, container_kwargs, mask_key
 from secure_mcp.sandbox.image import LABEL_RUNNER, runner_digest
 from secure_mcp.sandbox.io import OutputCapture, encode_request
+from secure_mcp.sandbox.layer import Layer, coarse_now_ns, create_layer, layer_folder_name, sweep_dead_layer_folders
 from secure_mcp.sandbox.models import BlockedExec, ProgressCallback, SandboxRequest, SandboxResult
 from secure_mcp.sandbox.owner import current_owner, is_orphan
+from secure_mcp.sandbox.pending import PendingChanges
 from secure_mcp.sandbox.pool import WarmPool
 from secure_mcp.sandbox.settings import SandboxSettings
 
 PROGRESS_INTERVAL_S = 1.0
+#: How long a call waits for a container already being started before starting its own.
+POOL_WAIT_S = 1.0
 EXIT_STATUS_WAIT_S = 10.0
 
 
@@ -67,25 +74,54 @@ class Sandbox:
         self.instance_id = instance_id
         self._owner = current_owner()
         self._engine = Engine(settings.image)
+        # One folder per server process (several stdio servers may share one config and state folder):
+        # the start-up sweep only ever touches folders of processes that are gone.
+        self.layers_base = settings.layer_root or Path(tempfile.gettempdir()) / f"secure-mcp-layers-{os.getuid()}"
+        self.layers = self.layers_base / layer_folder_name()
+        self._layers_out: set[Layer] = set()  # handed to callers; discarded at close at the latest
         self._pool = WarmPool(
             self._engine,
-            self._kwargs,
+            self._spawn,
             settings.warm_pool,
-            settings.pool_modes if settings.warm_pool > 0 else (),
+            tuple(mode for mode in settings.pool_modes if settings.pool_size(mode) > 0),
+            spawners=settings.pool_spawners,
+            sizes={True: settings.warm_pool_rw} if settings.warm_pool_rw is not None else None,
         )
         self._slots = anyio.Semaphore(settings.max_concurrent)
         self._active: dict[str, Attached] = {}
+        self._removing: set[str] = set()  # finished containers whose removal waits for a pause
         self._closed = False
         self._image_current = False
+        self.pending = PendingChanges()
+        """Change sets waiting for a yes across protocol rounds (2026-07-28), by call id."""
 
-    def _kwargs(self, workspace_rw: bool) -> dict[str, Any]:
+    def _kwargs(self, workspace_rw: bool, layer: Path | None = None) -> dict[str, Any]:
         return container_kwargs(
             self.settings,
             workspace=self.workspace,
             workspace_rw=workspace_rw,
             instance_id=self.instance_id,
             owner=self._owner,
+            layer=layer,
         )
+
+    def _spawn(self, workspace_rw: bool) -> Attached:
+        """One started container; a read-write one with its own fresh layer. Blocks."""
+        if not workspace_rw:
+            key = mask_key(self.workspace)
+            attached = self._engine.spawn(self._kwargs(False), False)
+            attached.mask_key = key
+            return attached
+        layer = create_layer(self.layers, self.workspace, self.settings.layer_bytes)
+        self._layers_out = {kept for kept in self._layers_out if not kept.discarded}
+        self._layers_out.add(layer)
+        try:
+            attached = self._engine.spawn(self._kwargs(True, layer.merged), True)
+        except BaseException:
+            layer.discard()
+            raise
+        attached.layer = layer
+        return attached
 
     async def start(self) -> None:
         """Remove containers left by dead servers and start filling the warm pool.
@@ -96,6 +132,7 @@ class Sandbox:
             await anyio.to_thread.run_sync(self._sweep_orphans)
         except SandboxError:
             pass
+        await anyio.to_thread.run_sync(sweep_dead_layer_folders, self.layers_base)
         self._pool.start()
 
     def _check_image(self) -> None:
@@ -152,18 +189,31 @@ class Sandbox:
             # Shielded: a cancel arriving mid-start must not lose track of a container it started.
             with anyio.CancelScope(shield=True):
                 attached = await self._container(request.workspace_rw)
-            return await self._execute(attached, request, timeout, cap, started, progress)
+            self._pool.note_call()
+            try:
+                return await self._execute(attached, request, timeout, cap, started, progress)
+            except BaseException:
+                if attached.layer is not None:
+                    attached.layer.discard()  # nobody will read this change set
+                raise
         finally:
+            self._pool.note_call()
             self._slots.release()
 
     async def _container(self, workspace_rw: bool) -> Attached:
-        while (pooled := self._pool.take(workspace_rw)) is not None:
-            if await anyio.to_thread.run_sync(self._engine.is_running, pooled.container_id):
+        while (pooled := await anyio.to_thread.run_sync(self._pool.take, workspace_rw, POOL_WAIT_S)) is not None:
+            fresh = workspace_rw or pooled.mask_key == mask_key(self.workspace)
+            if fresh and pooled.alive():
                 return pooled
-            pooled.close()
-            self._pool.discard(pooled.container_id)
-        kwargs = self._kwargs(workspace_rw)
-        return await anyio.to_thread.run_sync(self._engine.spawn, kwargs, workspace_rw)
+            self._release(pooled)  # died while waiting, or its masks no longer match the workspace
+        return await anyio.to_thread.run_sync(self._spawn, workspace_rw)
+
+    def _release(self, attached: Attached) -> None:
+        """Drop an unused container and its layer, off the caller's path."""
+        attached.close()
+        self._pool.discard(attached.container_id)
+        if attached.layer is not None:
+            attached.layer.discard()
 
     async def _execute(
         self,
@@ -188,6 +238,10 @@ class Sandbox:
                 approved=request.approved,
                 exec_mode=request.exec_mode,
             )
+            if attached.layer is not None:
+                # Conflicts are host changes from now on: until the request arrives, the container
+                # has looked nothing up in the workspace, so it sees the host's files as they are now.
+                attached.layer.created_ns = coarse_now_ns()
             await anyio.to_thread.run_sync(attached.sock.sendall, payload, abandon_on_cancel=True)
             status: list[int | None] = []
             async with anyio.create_task_group() as group:
@@ -225,6 +279,7 @@ class Sandbox:
             duration_ms=(time.monotonic() - started) * 1000,
             output_bytes=capture.seen,
             **_tracer_fields(capture.meta if ended else None),
+            layer=attached.layer,
         )
 
     async def _finish(self, attached: Attached, *, killed: bool) -> None:
@@ -247,13 +302,26 @@ class Sandbox:
         attached.close()
 
         def remove_now() -> None:
-            # Forced removal kills first; done here rather than by the pool's thread, which is then
-            # free to start the next warm container.
+            # Done here rather than by the pool's thread, which is then free to start the next warm
+            # container. Killed at once (leftover processes stop now); during a burst the removal
+            # itself waits (bounded) for a pause in the calls.
+            try:
+                self._engine.kill(attached.container_id)
+            except SandboxError:
+                pass  # the forced removal below kills too
+            for _ in range(20):
+                pause = self._pool.quiet_for()
+                if pause <= 0 or self._closed:
+                    break
+                time.sleep(pause)
             try:
                 self._engine.remove(attached.container_id)
             except SandboxError:
                 self._pool.discard(attached.container_id)  # the janitor retries (or the next start's sweep)
+            finally:
+                self._removing.discard(attached.container_id)
 
+        self._removing.add(attached.container_id)
         threading.Thread(target=remove_now, name="secure-mcp-sandbox-remove", daemon=True).start()
 
     async def _exit_status(self, container_id: str, timeout: int, status: list[int | None]) -> None:
@@ -280,6 +348,17 @@ class Sandbox:
                 except SandboxError:
                     pass
             await anyio.to_thread.run_sync(self._pool.close)
+            for container_id in list(self._removing):
+                try:
+                    await anyio.to_thread.run_sync(self._engine.remove, container_id)
+                except SandboxError:
+                    pass  # the next start's orphan sweep removes it
+            self.pending.close()
+            for layer in list(self._layers_out):
+                layer.discard()
+            self._layers_out.clear()
+            with contextlib.suppress(OSError):
+                self.layers.rmdir()  # this process's (now empty) layer folder
 
     def check(self) -> list[DoctorCheck]:
         """Checks for ``secure-mcp doctor``: engine, image, runtime, workspace. Blocks."""

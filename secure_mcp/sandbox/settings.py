@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from secure_mcp.config import SandboxConfig, parse_size
 
@@ -17,6 +18,8 @@ class SandboxSettings:
     ``user`` is not a config key yet: it defaults to the image's dedicated uid, never the
     server's own, so an escape lands on an account that owns nothing on the host.
     ``pool_modes`` says which workspace mount modes get warm containers (``False`` = read-only).
+    ``layer_root`` is where read-write layers are mounted (``<state_dir>/layers``; a temporary
+    folder when None) and ``layer_bytes`` the room each has (``[tools.run_command.effects] max_bytes``).
     ``workspace_gid`` is the group that owns the workspace (see ``secure_mcp.workspace_share``); the
     sandbox user gets it as a supplementary group so it can edit the files write_file created.
     """
@@ -37,10 +40,24 @@ class SandboxSettings:
     user: str = f"{SANDBOX_UID}:{SANDBOX_UID}"
     workspace_gid: int | None = None
     pool_modes: tuple[bool, ...] = (False, True)
+    layer_root: Path | None = None
+    layer_bytes: int = 64 * 1024**2
+    pool_spawners: int = 2
+    warm_pool_rw: int | None = None
+
+    def pool_size(self, workspace_rw: bool) -> int:
+        """Warm containers kept for this mode: ``warm_pool_rw`` for read-write when set."""
+        return self.warm_pool_rw if workspace_rw and self.warm_pool_rw is not None else self.warm_pool
 
     @classmethod
     def from_config(
-        cls, sandbox: SandboxConfig, *, python_workspace: str = "ro", workspace_gid: int | None = None
+        cls,
+        sandbox: SandboxConfig,
+        *,
+        python_workspace: str = "ro",
+        workspace_gid: int | None = None,
+        layer_root: Path | None = None,
+        layer_bytes: int = 64 * 1024**2,
     ) -> SandboxSettings:
         """Build from ``[sandbox]`` and ``[tools.execute_python] workspace``."""
         return cls(
@@ -58,4 +75,8 @@ class SandboxSettings:
             fsize_bytes=parse_size(sandbox.fsize),
             python_workspace_rw=python_workspace == "rw",
             workspace_gid=workspace_gid,
+            layer_root=layer_root,
+            layer_bytes=layer_bytes,
+            pool_spawners=sandbox.pool_spawners,
+            warm_pool_rw=sandbox.warm_pool_rw,
         )

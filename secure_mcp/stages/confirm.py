@@ -28,7 +28,7 @@ from secure_mcp.approvals.store import Decision, PendingDecision
 from secure_mcp.call import ValidatedCall
 from secure_mcp.config import ConfirmationConfig, ToolsConfig
 from secure_mcp.confirm.approval import Answer, Outcome
-from secure_mcp.confirm.channel import ConfirmationChannel, InputRequired
+from secure_mcp.confirm.channel import ConfirmationChannel, InputRequired, question_digest
 from secure_mcp.errors import Denied, Stage
 from secure_mcp.stages.context import RunContext
 
@@ -146,7 +146,18 @@ class ConfirmGuard:
         question is its own pending decision, bound to its own digest.
         """
         reasons = list(reasons if reasons is not None else call.confirm_reasons)
+        if not reasons:
+            reasons = ["the command's changes to the workspace need a yes"]
         channel = run.channel
+        if digest:
+            # a question built after the run (the change set): redacted and bounded like build_question's
+            question = run.env.redact_text(question)
+            if len(question) > MAX_QUESTION_CHARS:
+                question = question[:MAX_QUESTION_CHARS] + "\n[... shortened; the full change set is in the audit log]"
+        bare = question_digest(question)
+        state = call.continuation
+        if state is not None and bare in state.get("approved", ()):
+            return  # answered yes in an earlier round of this same call (sealed, bound to its arguments)
         desk = self._console()
         form = channel.can_ask and self._config.channel != "console"
         url_mode = desk is not None and channel.can_open_url and (self._config.channel == "console" or not form)
@@ -193,7 +204,8 @@ class ConfirmGuard:
                 if not await desk.store.consume(pending.id):
                     raise Denied("confirm", "approval_reused", "this approval was already used for one call")
             else:
-                self._consume(f"{call.call_id}:{hashlib.sha256(question.encode()).hexdigest()}")
+                self._consume(f"{call.call_id}:{bare}")
+            channel.remember(bare)
             return
         if answer.outcome == "accept":
             who = "the approver" if answer.channel in ("console", "cli") else "the user"

@@ -54,6 +54,7 @@ def test_shipped_config_names_every_key_but_optional_ones() -> None:
     optional = {"audit.key_env", "audit.key_file", "sandbox.runtime", "auth.tokens", "auth.oidc", "sanitize.tools"} | {
         f"tools.{tool}.when_unsupported" for tool in ("run_command", "write_file", "execute_python", "fetch_url")
     }
+    optional.add("sandbox.warm_pool_rw")
     missing = _keys(Config()) - present - optional
     assert not missing, missing
     for key in optional:

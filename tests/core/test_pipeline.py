@@ -178,6 +178,9 @@ class FakeChannel:
     async def progress(self, done: float, total: float | None, message: str) -> None:
         return None
 
+    def remember(self, digest: str) -> None:
+        return None
+
 
 def echo_spec(
     journal: Journal, *, fault: BaseException | None = None, sandboxed: bool = True, available: bool = True

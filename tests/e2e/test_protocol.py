@@ -28,9 +28,9 @@ async def test_the_four_tools_are_listed_with_output_schemas_and_honest_hints(tm
     assert listed["fetch_url"].annotations.open_world_hint is True  # type: ignore[union-attr]
     assert listed["run_command"].annotations.destructive_hint is True  # type: ignore[union-attr]
     assert listed["write_file"].annotations.read_only_hint is False  # type: ignore[union-attr]
-    assert set(listed["run_command"].input_schema["properties"]) == {"command", "cwd", "timeout_s"}
+    assert set(listed["run_command"].input_schema["properties"]) == {"command", "cwd", "timeout_s", "dry_run"}
     assert set(listed["write_file"].input_schema["properties"]) == {"path", "content", "mode"}
-    assert set(listed["execute_python"].input_schema["properties"]) == {"code", "timeout_s"}
+    assert set(listed["execute_python"].input_schema["properties"]) == {"code", "timeout_s", "dry_run"}
     assert set(listed["fetch_url"].input_schema["properties"]) == {"url", "format", "max_bytes"}
 
 

@@ -174,7 +174,7 @@ async def test_a_long_call_reports_progress_to_a_client_that_asked(config: Confi
 
 
 async def test_run_command_cannot_plant_a_git_hook_that_would_run_on_the_host(config: Config) -> None:
-    """An existing .git is masked read-only in run_command's container: hooks and config stay untouched."""
+    """Hooks and config of an existing .git stay untouched; the rest of the command applies."""
     hooks = config.workspace_root / ".git" / "hooks"
     hooks.mkdir(parents=True)
     (config.workspace_root / ".git" / "config").write_text("[core]\n")

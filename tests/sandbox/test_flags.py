@@ -18,6 +18,7 @@ def _kwargs(workspace_rw: bool = False, **settings: object) -> dict[str, object]
         workspace_rw=workspace_rw,
         instance_id="inst",
         owner="host:boot:1:2",
+        layer=Path("/srv/state/layers/layer-1.merged") if workspace_rw else None,
     )
 
 
@@ -54,11 +55,12 @@ def test_tmp_is_a_small_noexec_tmpfs() -> None:
 
 @pytest.mark.parametrize("workspace_rw", [False, True])
 def test_only_the_workspace_is_mounted_with_the_requested_mode(workspace_rw: bool) -> None:
-    """Exactly one bind mount, the workspace at /workspace; never the Docker socket."""
+    """Exactly one bind mount at /workspace: the workspace read-only, or a run's copy-on-write layer."""
     kwargs = _kwargs(workspace_rw)
     mounts = kwargs["mounts"]
     assert isinstance(mounts, list) and len(mounts) == 1
-    assert mounts[0]["Target"] == "/workspace" and mounts[0]["Source"] == "/srv/ws"
+    source = "/srv/state/layers/layer-1.merged" if workspace_rw else "/srv/ws"
+    assert mounts[0]["Target"] == "/workspace" and mounts[0]["Source"] == source
     assert mounts[0]["ReadOnly"] is (not workspace_rw)
     assert "volumes" not in kwargs and "devices" not in kwargs
     assert "docker.sock" not in repr(kwargs)
@@ -104,27 +106,43 @@ def test_settings_are_built_from_the_config_section() -> None:
 
 def _kwargs_for(workspace: Path, workspace_rw: bool) -> dict[str, object]:
     return container_kwargs(
-        SandboxSettings(), workspace=workspace, workspace_rw=workspace_rw, instance_id="i", owner="o"
+        SandboxSettings(),
+        workspace=workspace,
+        workspace_rw=workspace_rw,
+        instance_id="i",
+        owner="o",
+        layer=workspace.parent / "layer.merged" if workspace_rw else None,
     )
 
 
-def test_read_write_containers_mask_an_existing_git_and_ssh_folder(tmp_path: Path) -> None:
-    """A git hook or authorized_keys written from the sandbox would act on the host: they are masked."""
+def test_a_read_write_container_never_mounts_the_workspace_itself(tmp_path: Path) -> None:
+    """Without a copy-on-write layer there is no read-write container at all."""
+    with pytest.raises(ValueError, match="copy-on-write layer"):
+        container_kwargs(SandboxSettings(), workspace=tmp_path, workspace_rw=True, instance_id="i", owner="o")
+    mounts = _kwargs_for(tmp_path, True)["mounts"]
+    assert isinstance(mounts, list)
+    assert [m["Source"] for m in mounts] == [str(tmp_path.parent / "layer.merged")]
+
+
+def test_read_only_containers_mask_existing_git_ssh_and_env_folders(tmp_path: Path) -> None:
+    """A read-only run must not read keys or repository internals; a rw run is judged by its effects."""
     (tmp_path / ".git" / "hooks").mkdir(parents=True)
     (tmp_path / ".ssh").mkdir()
-    tmpfs = _kwargs_for(tmp_path, True)["tmpfs"]
+    tmpfs = _kwargs_for(tmp_path, False)["tmpfs"]
     assert isinstance(tmpfs, dict)
     assert tmpfs["/workspace/.git"].startswith("ro,") and tmpfs["/workspace/.ssh"].startswith("ro,")
-    assert "/workspace/.git" not in _kwargs_for(tmp_path, False)["tmpfs"]  # type: ignore[operator]
+    assert "/workspace/.git" not in _kwargs_for(tmp_path, True)["tmpfs"]  # type: ignore[operator]
 
 
-def test_a_git_worktree_file_is_covered_by_dev_null_and_a_symlink_is_never_a_mount_source(tmp_path: Path) -> None:
-    """A `.git` file gets /dev/null read-only; a `.ssh` symlink is not mounted (no host path follows)."""
+def test_env_files_and_a_git_worktree_file_get_dev_null_and_a_symlink_is_never_a_mount_source(tmp_path: Path) -> None:
+    """`.git`, `.env`, `.envrc` files get /dev/null read-only; a `.ssh` symlink is not mounted."""
     (tmp_path / ".git").write_text("gitdir: /elsewhere/.git/worktrees/x\n")
+    (tmp_path / ".env").write_text("TOKEN=1\n")
+    (tmp_path / ".envrc").write_text("export A=1\n")
     (tmp_path / ".ssh").symlink_to("/root/.ssh")
-    kwargs = _kwargs_for(tmp_path, True)
+    kwargs = _kwargs_for(tmp_path, False)
     mounts = kwargs["mounts"]
     assert isinstance(mounts, list)
-    masks = [m for m in mounts if m["Target"] != "/workspace"]
-    assert [(m["Target"], m["Source"], m["ReadOnly"]) for m in masks] == [("/workspace/.git", "/dev/null", True)]
+    masks = [(m["Target"], m["Source"], m["ReadOnly"]) for m in mounts if m["Target"] != "/workspace"]
+    assert masks == [(f"/workspace/{name}", "/dev/null", True) for name in (".git", ".env", ".envrc")]
     assert "/workspace/.ssh" not in kwargs["tmpfs"]  # type: ignore[operator]

@@ -120,11 +120,16 @@ except OSError:
 async def test_python_workspace_is_read_only_and_shell_workspace_is_writable(
     sandbox: Sandbox, workspace: Path
 ) -> None:
-    """A read-only call cannot create a file in the workspace; a read-write call can."""
+    """A read-only call cannot create a file; a read-write call writes its own layer, never the workspace."""
     ro = await sandbox.run(SandboxRequest("python", "open('/workspace/ro.txt', 'w').write('x')"))
     rw = await sandbox.run(SandboxRequest("shell", "echo hi > rw.txt", workspace_rw=True, approved=()))
     assert ro.exit_code == 1 and not (workspace / "ro.txt").exists()
-    assert rw.exit_code == 0 and (workspace / "rw.txt").read_text() == "hi\n"
+    assert rw.exit_code == 0 and rw.layer is not None
+    try:
+        assert (rw.layer.upper / "rw.txt").read_text() == "hi\n"
+        assert not (workspace / "rw.txt").exists()  # only the effects stage applies it, once judged
+    finally:
+        rw.layer.discard()
 
 
 async def test_the_host_environment_does_not_reach_the_container(
