@@ -51,8 +51,9 @@ lint: $(STAMP) $(TYPING_VIEW)
 	$(PY) -m ruff check secure_mcp tools tests bench setup.py
 	$(PY) -m mypy
 
+# PYTEST_ARGS narrows the run (e.g. one file); `make test` alone runs everything.
 test: $(STAMP) interop image lint
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(PY) -m pytest -m "not docker"
