@@ -66,7 +66,10 @@ def test_a_workspace_containing_a_control_file_is_refused_at_start(
 
 def test_a_workspace_beside_the_config_and_the_log_is_accepted(tmp_path: Path) -> None:
     """The bundled layout (workspace/, audit/ and config.toml side by side) stays valid."""
-    data = {"workspace": {"root": "workspace"}, "audit": {"path": "audit/audit.jsonl", "key_file": "audit.key"}}
+    data: dict[str, object] = {
+        "workspace": {"root": "workspace"},
+        "audit": {"path": "audit/audit.jsonl", "key_file": "audit.key"},
+    }
     config = parse_config(data, tmp_path, tmp_path / "config.toml")
     assert config.workspace_root == tmp_path.resolve() / "workspace"
 
@@ -117,8 +120,8 @@ def _stat(uid: int, gid: int, mode: int) -> os.stat_result:
         (0, 0, 0o755, False),  # nobody's group, no other-write
         (0, 0, 0o777, True),  # world-writable
         (10001, 4242, 0o577, False),  # owner bits decide for the owner, even if group/other could
-        (0, 4242, 0o2705, False),  # group bits decide for a member, even with other-write... absent
-        (0, 4242, 0o2757, False),  # ...or present
+        (0, 4242, 0o2705, False),  # group bits decide for a member of the group...
+        (0, 4242, 0o2757, False),  # ...even when the other bits would allow it
     ],
 )
 def test_can_write_follows_the_kernels_owner_group_other_order(uid: int, gid: int, mode: int, writable: bool) -> None:
@@ -202,7 +205,8 @@ def test_serve_on_stdio_prints_one_start_line_to_stderr(tmp_path: Path) -> None:
     assert done.returncode == 0 and done.stdout == ""
     first = done.stderr.splitlines()[0]
     assert first.startswith("secure-mcp ") and ": serving stdio;" in first
-    for part in (f"config {config}", f"workspace {tmp_path / 'workspace'}", f"audit {tmp_path / 'audit' / 'audit.jsonl'}"):
+    audit = tmp_path / "audit" / "audit.jsonl"
+    for part in (f"config {config}", f"workspace {tmp_path / 'workspace'}", f"audit {audit}"):
         assert part in first
     assert "warm pool off" in first  # warm_pool = 0
 
