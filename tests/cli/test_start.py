@@ -13,8 +13,10 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 from io import StringIO
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -192,6 +194,23 @@ def test_audit_show_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
 # --- serve's start line, the image warning, and a taken port -------------------------------------
 
 
+def _lines(stream: IO[str] | None, count: int, deadline_s: float = 60) -> list[str]:
+    """Up to ``count`` lines from a pipe, giving up at the deadline (a silent server must not hang us)."""
+    assert stream is not None
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in stream:
+            lines.append(line)
+            if len(lines) >= count:
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(deadline_s)
+    return list(lines)
+
+
 def _config(tmp_path: Path, extra: str = "") -> Path:
     config = tmp_path / "config.toml"
     config.write_text(f"[sandbox]\nwarm_pool = 0\n{extra}\n[auth]\ndisabled = true\n")
@@ -224,10 +243,11 @@ def test_serve_over_http_names_the_endpoint_and_warns_about_a_missing_image(tmp_
         text=True,
     )
     try:
-        assert proc.stderr is not None
-        first, second = proc.stderr.readline(), proc.stderr.readline()
+        lines = _lines(proc.stderr, 2)
     finally:
         stop(proc)  # type: ignore[arg-type]
+    assert len(lines) == 2, lines
+    first, second = lines
     assert f": serving streamable-http on http://127.0.0.1:{port}/mcp;" in first
     assert second.startswith("warning: run_command and execute_python will be refused: ")
     assert "no-such-tag-for-tests" in second or "Docker engine" in second
