@@ -9,6 +9,7 @@ test (needs the npm client) and one sandbox test (needs the image), never this f
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.support import REQUIRE_DOCKER, docker_problem
+from tests.support import REQUIRE_DOCKER, SANDBOX_IMAGE, docker_problem
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -53,6 +54,12 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     subprocess.run(["git", "clone", "-q", "--no-checkout", str(REPO), str(dest)], check=True, timeout=120)
     subprocess.run(["git", "-C", str(dest), "checkout", "-q", head], check=True, timeout=120)
     assert not (dest / ".venv").exists() and not (dest / "tests" / "interop" / "node_modules").exists()
+    # The bundled config, but with the image the suite tests (SECURE_MCP_SANDBOX_IMAGE), so `make`
+    # checks that image instead of rebuilding a shared tag another checkout's runner may have made.
+    bundled = (dest / "config.toml").read_text()
+    line = 'image = "secure-mcp-sandbox:latest"'
+    assert line in bundled
+    (dest / "test-config.toml").write_text(bundled.replace(line, f"image = {json.dumps(SANDBOX_IMAGE)}"))
     try:
         yield dest
     finally:
@@ -61,7 +68,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def test_make_test_on_a_fresh_clone_sets_up_everything_and_passes(clone: Path) -> None:
     done = subprocess.run(
-        ["make", "test", f"PYTEST_ARGS={INNER_TESTS}"],
+        ["make", "test", "CONFIG=test-config.toml", f"PYTEST_ARGS={INNER_TESTS}"],
         cwd=clone,
         env=_env(),
         capture_output=True,
@@ -85,7 +92,8 @@ def test_make_test_on_a_fresh_clone_sets_up_everything_and_passes(clone: Path) -
 
 async def test_make_serve_answers_an_mcp_client_on_stdio(clone: Path) -> None:
     """`make serve` is a stdio server a client can launch: set-up talk on stderr, stdout the wire only."""
-    params = StdioServerParameters(command="make", args=["serve"], env=_env(), cwd=str(clone))
+    args = ["serve", "CONFIG=test-config.toml"]
+    params = StdioServerParameters(command="make", args=args, env=_env(), cwd=str(clone))
     async with Client(params) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
     assert names == {"run_command", "write_file", "execute_python", "fetch_url"}
