@@ -6,6 +6,7 @@ bounded by per-step timeouts. Only the committed tree is tested: the clone is ma
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.support import REQUIRE_DOCKER
+from tests.support import REQUIRE_DOCKER, SANDBOX_IMAGE
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -57,7 +58,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
     (wheel,) = (base / "dist").glob("secure_mcp-*.whl")
     site = base / "site"
     site.mkdir()
-    (site / "config.toml").write_text("[sandbox]\nwarm_pool = 0\n")
+    (site / "config.toml").write_text(f"[sandbox]\nwarm_pool = 0\nimage = {json.dumps(SANDBOX_IMAGE)}\n")
     yield wheel, site
 
 
