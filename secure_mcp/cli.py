@@ -1,4 +1,10 @@
-"""The command line: serve, audit verify|show, sandbox build, doctor, token create, approvals."""
+"""The command line: ``serve``, ``audit verify|show``, ``sandbox build``, ``doctor``, ``token create``, ``approvals``.
+
+Exit codes (documented in the README): 0 done; 1 a check failed (``doctor``, ``audit verify``
+tampered, ``sandbox build`` failed); 2 configuration error or the server cannot start (invalid config,
+unsafe bind, audit log not writable) and usage errors; 3 the address cannot be bound (port in use);
+130 interrupted. Every failure is one line on stderr, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from pathlib import Path
 
 from secure_mcp import __version__
 from secure_mcp.config import Config, load_config
-from secure_mcp.errors import ConfigError
+from secure_mcp.errors import ConfigError, SecureMCPError
 
 
 def _since(text: str) -> datetime:
@@ -55,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     mode = build.add_mutually_exclusive_group()
     mode.add_argument("--offline", action="store_true", help="build from Debian packages, no registry")
     mode.add_argument("--online", action="store_true", help="build from the Dockerfile only")
+    build.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="build only when the image is missing or stale; without an engine, say how to get one (exit 0)",
+    )
 
     doctor = commands.add_parser("doctor", help="check Docker, the image, the config and the audit path")
     doctor.add_argument("--config", type=Path)
@@ -118,7 +129,22 @@ def _run(args: argparse.Namespace) -> int:
         from secure_mcp.sandbox import SandboxSettings, build_image
 
         offline = True if args.offline else (False if args.online else None)
-        return build_image(SandboxSettings.from_config(config.sandbox), offline=offline, out=sys.stdout)
+        settings = SandboxSettings.from_config(config.sandbox)
+        if args.if_missing:
+            from secure_mcp.sandbox.doctor import image_status
+
+            status = image_status(settings)
+            if status.ok:
+                return 0
+            if status.name == "docker":
+                print(
+                    f"sandbox: no image built: {status.message}. Install Docker (Debian: apt-get install docker.io), "
+                    "start it, then run `make image` (or `.venv/bin/secure-mcp sandbox build`)",
+                    file=sys.stdout,
+                )
+                return 0
+            print(f"sandbox: {status.message}: building it now", file=sys.stdout, flush=True)
+        return build_image(settings, offline=offline, out=sys.stdout)
     if args.command == "approvals":
         from secure_mcp.approvals import cli as approvals_cli
 
@@ -143,5 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"secure-mcp: configuration error: {exc}", file=sys.stderr)
         return 2
+    except SecureMCPError as exc:
+        # StartupError (2 or 3), AuditError opening the log with a bad key, ...: one line, no traceback.
+        what = "cannot start: " if args.command == "serve" else ""
+        print(f"secure-mcp: {what}{getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         return 130

@@ -373,6 +373,25 @@ class Config(_Section):
     redaction: RedactionConfig = RedactionConfig()
     approvals: ApprovalsConfig = ApprovalsConfig()
 
+    @model_validator(mode="after")
+    def _workspace_holds_no_control_file(self) -> Config:
+        """Refuse a workspace that contains the config, the audit log or its key.
+
+        The agent writes the workspace (write_file, run_command): from inside it, it could rewrite
+        its own policy for the next start, or edit and cut the record of what it did.
+        """
+        root = self.workspace_root.resolve()
+        controls = [("the config file", self.source), ("the audit log", self.audit_path)]
+        if self.audit.key_file is not None:
+            controls.append(("the audit key", self.resolve(self.audit.key_file)))
+        for what, path in controls:
+            if path is not None and path.resolve().is_relative_to(root):
+                raise ValueError(
+                    f"'workspace.root' ({root}) contains {what} ({path}): an agent could rewrite it; "
+                    "move one of them outside the other"
+                )
+        return self
+
     def resolve(self, path: Path) -> Path:
         """An absolute path: relative ones are taken from the config file's folder."""
         return path if path.is_absolute() else (self.base_dir / path)
@@ -392,6 +411,8 @@ def _describe(error: ValidationError) -> str:
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":
             lines.append(f"unknown key '{key}'")
+        elif not err["loc"] and err["type"] == "value_error":
+            lines.append(str(err.get("ctx", {}).get("error", err["msg"])))  # a whole-config rule names its keys
         else:
             lines.append(f"'{key}': {err['msg']}")
     return "; ".join(lines)

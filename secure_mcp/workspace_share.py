@@ -21,6 +21,16 @@ logger = logging.getLogger(__name__)
 SHARED_DIR_BITS = stat.S_ISGID | stat.S_IRWXG
 
 
+def shared_gid() -> int:
+    """The group the server gives the workspace: the sandbox's own gid as root, else the server's."""
+    return SANDBOX_UID if os.geteuid() == 0 else os.getegid()
+
+
+def will_share(info: os.stat_result) -> bool:
+    """Whether ``prepare_workspace`` can hand this existing folder to the sandbox group at start."""
+    return os.geteuid() == 0 or info.st_uid == os.geteuid()
+
+
 def prepare_workspace(root: Path) -> int:
     """Create the workspace if needed and share it with the sandbox's group; returns that group id.
 
@@ -28,7 +38,7 @@ def prepare_workspace(root: Path) -> int:
     modes, so the sandbox can read them but edits only what is group-writable.
     """
     root.mkdir(parents=True, exist_ok=True)
-    gid = SANDBOX_UID if os.geteuid() == 0 else os.getegid()
+    gid = shared_gid()
     try:
         info = root.stat()
         if os.geteuid() == 0 and info.st_gid != gid:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from secure_mcp.errors import SandboxError
 from secure_mcp.sandbox.engine import Engine, translate
@@ -31,23 +35,7 @@ def run_checks(settings: SandboxSettings, workspace: Path, engine: Engine) -> li
     except SandboxError as exc:
         return [DoctorCheck("docker", False, exc.message, "start Docker or set DOCKER_HOST"), *checks]
     checks.insert(0, DoctorCheck("docker", True, f"engine {version} answers"))
-    try:
-        labels = client.api.inspect_image(settings.image)["Config"].get("Labels") or {}
-    except Exception as exc:
-        error = translate(exc, settings.image)
-        checks.append(DoctorCheck("image", False, error.message, "secure-mcp sandbox build"))
-    else:
-        if labels.get(LABEL_RUNNER) == runner_digest():
-            checks.append(DoctorCheck("image", True, f"{settings.image} is present and current"))
-        else:
-            checks.append(
-                DoctorCheck(
-                    "image",
-                    False,
-                    f"{settings.image} was built from another version of the runner",
-                    "secure-mcp sandbox build",
-                )
-            )
+    checks.append(_image(client, settings))
     if settings.runtime:
         runtimes = client.info().get("Runtimes") or {}
         present = settings.runtime in runtimes
@@ -62,17 +50,63 @@ def run_checks(settings: SandboxSettings, workspace: Path, engine: Engine) -> li
     return checks
 
 
+def image_status(settings: SandboxSettings) -> DoctorCheck:
+    """Is the sandbox image present and built from this version's runner? Blocks; never raises.
+
+    ``name`` is "docker" when the engine does not answer, else "image". Used at ``serve`` start
+    (a warning) and by ``sandbox build --if-missing``.
+    """
+    try:
+        client = Engine(settings.image).client()
+    except SandboxError as exc:
+        return DoctorCheck("docker", False, exc.message, "start Docker or set DOCKER_HOST")
+    except Exception as exc:  # a guard never lets a surprise through as "fine"
+        return DoctorCheck("docker", False, f"the Docker engine check failed: {type(exc).__name__}")
+    return _image(client, settings)
+
+
+def _image(client: Any, settings: SandboxSettings) -> DoctorCheck:
+    try:
+        labels = client.api.inspect_image(settings.image)["Config"].get("Labels") or {}
+    except Exception as exc:
+        return DoctorCheck("image", False, translate(exc, settings.image).message, "secure-mcp sandbox build")
+    if labels.get(LABEL_RUNNER) != runner_digest():
+        return DoctorCheck(
+            "image",
+            False,
+            f"{settings.image} was built from another version of the runner",
+            "secure-mcp sandbox build",
+        )
+    return DoctorCheck("image", True, f"{settings.image} is present and current")
+
+
+def can_write(info: os.stat_result, uid: int, gids: Collection[int]) -> bool:
+    """Whether a process with ``uid`` and groups ``gids`` may create files in a folder with ``info``.
+
+    The kernel's order, ACLs aside: the owner bits decide for the owner, else the group bits for a
+    member of the folder's group, else the other bits; the first class that matches decides.
+    """
+    mode = stat.S_IMODE(info.st_mode)
+    if info.st_uid == uid:
+        wanted = stat.S_IWUSR | stat.S_IXUSR
+    elif info.st_gid in gids:
+        wanted = stat.S_IWGRP | stat.S_IXGRP
+    else:
+        wanted = stat.S_IWOTH | stat.S_IXOTH
+    return mode & wanted == wanted
+
+
 def _workspace(settings: SandboxSettings, workspace: Path) -> DoctorCheck:
     if not workspace.is_dir():
         return DoctorCheck("workspace", False, f"{workspace} is not a folder", f"mkdir -p {workspace}")
-    uid = int(settings.user.split(":")[0])
-    info = workspace.stat()
-    writable = info.st_uid == uid or bool(info.st_mode & 0o002)
-    if writable:
-        return DoctorCheck("workspace", True, f"{workspace} is writable by the sandbox user {uid}")
+    uid, _, primary = settings.user.partition(":")
+    gids = {int(primary or uid)} | ({settings.workspace_gid} if settings.workspace_gid is not None else set())
+    if can_write(workspace.stat(), int(uid), gids):
+        groups = ",".join(str(g) for g in sorted(gids))
+        return DoctorCheck("workspace", True, f"{workspace} is writable by the sandbox user {uid} (groups {groups})")
     return DoctorCheck(
         "workspace",
-        True,
+        False,
         f"{workspace} is not writable by the sandbox user {uid}: run_command can read but not write",
         f"chown {uid} {workspace} (or grant it with setfacl -m u:{uid}:rwx)",
         warning=True,
