@@ -13,7 +13,7 @@ from mcp.types import CallToolResult, ElicitResult
 from tests.approvals.support import Console, served, wait_pending
 from tests.support import probe_spec
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.process]
 ERAS = ["auto", "legacy"]  # 2026-07-28 and 2025-11-25
 
 

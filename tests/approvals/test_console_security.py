@@ -16,7 +16,7 @@ from secure_mcp.errors import ConfigError
 from tests.approvals.support import Console, served, wait_pending
 from tests.support import probe_spec
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.process]
 
 
 async def signed_in(console: Console, http: httpx2.AsyncClient) -> str:

@@ -14,7 +14,7 @@ from secure_mcp.errors import ConfigError
 from tests.approvals.support import served
 from tests.support import make_config, runtime
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.process]
 
 
 async def refused_text(tmp_path: Path, tool: str, args: dict[str, Any], overrides: dict[str, Any] | None = None) -> str:

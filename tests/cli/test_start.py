@@ -28,6 +28,8 @@ from secure_mcp.sandbox.doctor import can_write
 from secure_mcp.workspace_share import shared_gid
 from tests.http.servers import free_port, server_env, stop
 
+pytestmark = pytest.mark.process
+
 UNCREATABLE = "/proc/nope/audit.jsonl"  # /proc refuses new folders even to root, whom os.access waves through
 
 

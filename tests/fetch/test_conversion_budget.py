@@ -18,7 +18,7 @@ from secure_mcp.fetch.worker import MAX_IDLE, ConversionTimeout, convert_html
 
 from .helpers import FixtureServer, html
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.process]
 BR_PAGE = "<br>" * (1024 * 1024 // 4)  # 1 MiB; seconds of CPU to parse and convert
 SLACK_S = 2.0  # a shared, loaded machine: the worker start and the kill, never the conversion itself
 

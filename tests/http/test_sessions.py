@@ -31,6 +31,8 @@ from tests.http.servers import (
     write_config,
 )
 
+pytestmark = pytest.mark.process
+
 LEGACY = {**JSON_HEADERS, "mcp-protocol-version": "2025-11-25"}
 FLOOD = 8  # attempts past the cap: bounded
 

@@ -27,7 +27,7 @@ from tests.fetch.helpers import FixtureServer
 from tests.http.servers import WIDE, Served, free_port, sdk_client, serve_command, server_env, stop
 from tests.support import REQUIRE_DOCKER, SANDBOX_IMAGE, docker_problem
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.process]
 SLOW_ANSWER_S = 1.5
 EXIT_WITHIN_S = 8.0  # drain + pool removal on a shared, loaded machine; 0.1 never removed them at all
 
