@@ -128,3 +128,46 @@ def docker_problem(image: str = SANDBOX_IMAGE) -> str | None:
     except Exception as exc:
         return f"Docker or the image {image} is unavailable ({type(exc).__name__}); run `secure-mcp sandbox build`"
     return None
+
+
+def require_docker() -> None:
+    """Skip without an engine and image; fail instead when CI set SECURE_MCP_REQUIRE_DOCKER=1."""
+    import pytest
+
+    problem = docker_problem()
+    if problem is not None:
+        if REQUIRE_DOCKER:
+            pytest.fail(f"SECURE_MCP_REQUIRE_DOCKER=1 but {problem}")
+        pytest.skip(problem)
+
+
+def docker_config(tmp_path: Path, overrides: Mapping[str, Any] | None = None) -> Config:
+    """A config on the test image (warm pool 1) with a workspace the sandbox user can write."""
+    require_docker()
+    tmp_path.chmod(0o755)
+    values: dict[str, Any] = {"sandbox": {"warm_pool": 1, "image": SANDBOX_IMAGE}}
+    for key, value in (overrides or {}).items():
+        values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
+    cfg = make_config(tmp_path, values)
+    cfg.workspace_root.mkdir(parents=True, exist_ok=True)
+    cfg.workspace_root.chmod(0o777)
+    return cfg
+
+
+@asynccontextmanager
+async def started_sandbox(config: Config, prefix: str) -> AsyncIterator[Sandbox]:
+    """A started sandbox for ``config``, closed (its containers removed) however the test ends."""
+    import uuid
+
+    from secure_mcp.sandbox import SandboxSettings
+
+    box = Sandbox(
+        SandboxSettings.from_config(config.sandbox),
+        config.workspace_root,
+        instance_id=f"{prefix}-{uuid.uuid4().hex[:10]}",
+    )
+    await box.start()
+    try:
+        yield box
+    finally:
+        await box.close()

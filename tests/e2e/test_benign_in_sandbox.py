@@ -9,7 +9,6 @@ exit non-zero (the workspace is small); what counts is that nobody was asked and
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,10 +16,10 @@ import pytest
 from mcp import Client
 
 from secure_mcp.config import Config, load_config
-from secure_mcp.sandbox import Sandbox, SandboxSettings
+from secure_mcp.sandbox import Sandbox
 from secure_mcp.testing import MemoryAuditSink
 from tests.command_policy.test_benign_table import benign_commands
-from tests.support import REQUIRE_DOCKER, SANDBOX_IMAGE, docker_problem, make_config, reply, runtime
+from tests.support import docker_config, reply, runtime, started_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 MIN_SHARE = 0.95
@@ -29,24 +28,18 @@ pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    problem = docker_problem()
-    if problem is not None:
-        if REQUIRE_DOCKER:
-            pytest.fail(f"SECURE_MCP_REQUIRE_DOCKER=1 but {problem}")
-        pytest.skip(problem)
-    tmp_path.chmod(0o755)
     bundled = load_config(REPO / "config.toml").tools.run_command
     lists = {"allow": list(bundled.allow), "confirm": list(bundled.confirm), "deny": list(bundled.deny)}
-    cfg = make_config(
+    cfg = docker_config(
         tmp_path,
         {
-            "sandbox": {"warm_pool": 2, "image": SANDBOX_IMAGE},
+            "sandbox": {"warm_pool": 2},
             "limits": {"calls_per_minute": 100_000, "burst": 10_000},
             "tools": {"run_command": {**lists, "unknown": bundled.unknown}},
         },
     )
     root = cfg.workspace_root
-    (root / "src").mkdir(parents=True)
+    (root / "src").mkdir()
     (root / "tests").mkdir()
     (root / "README.md").write_text("# demo\n")
     (root / "src" / "main.py").write_text("def main():\n    print('hi')  # TODO\n")
@@ -59,13 +52,8 @@ def config(tmp_path: Path) -> Config:
 
 @pytest.fixture
 async def sandbox(config: Config) -> AsyncIterator[Sandbox]:
-    settings = SandboxSettings.from_config(config.sandbox)
-    box = Sandbox(settings, config.workspace_root, instance_id=f"benign-{uuid.uuid4().hex[:10]}")
-    await box.start()
-    try:
+    async with started_sandbox(config, "benign") as box:
         yield box
-    finally:
-        await box.close()
 
 
 async def test_benign_table_runs_unasked_and_unblocked_in_the_sandbox(config: Config, sandbox: Sandbox) -> None:

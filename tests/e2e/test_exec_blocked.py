@@ -7,7 +7,6 @@ and lands in the audit log with the program and its argv, redacted.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,9 @@ import pytest
 from mcp import Client
 
 from secure_mcp.config import Config
-from secure_mcp.sandbox import Sandbox, SandboxSettings
+from secure_mcp.sandbox import Sandbox
 from secure_mcp.testing import MemoryAuditSink
-from tests.support import REQUIRE_DOCKER, SANDBOX_IMAGE, docker_problem, make_config, reply, runtime
+from tests.support import docker_config, reply, runtime, started_sandbox
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 SECRET = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
@@ -26,28 +25,13 @@ SECRET = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    problem = docker_problem()
-    if problem is not None:
-        if REQUIRE_DOCKER:
-            pytest.fail(f"SECURE_MCP_REQUIRE_DOCKER=1 but {problem}")
-        pytest.skip(problem)
-    tmp_path.chmod(0o755)
-    cfg = make_config(tmp_path, {"sandbox": {"warm_pool": 1, "image": SANDBOX_IMAGE}})
-    cfg.workspace_root.mkdir(parents=True, exist_ok=True)
-    cfg.workspace_root.chmod(0o777)
-    return cfg
+    return docker_config(tmp_path)
 
 
 @pytest.fixture
 async def sandbox(config: Config) -> AsyncIterator[Sandbox]:
-    box = Sandbox(
-        SandboxSettings.from_config(config.sandbox), config.workspace_root, instance_id=f"e2e-{uuid.uuid4().hex[:10]}"
-    )
-    await box.start()
-    try:
+    async with started_sandbox(config, "e2e") as box:
         yield box
-    finally:
-        await box.close()
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

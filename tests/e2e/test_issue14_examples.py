@@ -7,7 +7,6 @@ question a person sees lists every program's verdict first, never cut by padding
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,11 +14,11 @@ import pytest
 from mcp import Client
 
 from secure_mcp.config import Config
-from secure_mcp.sandbox import Sandbox, SandboxSettings
+from secure_mcp.sandbox import Sandbox
 from secure_mcp.testing import MemoryAuditSink
 from tests.command_policy.test_bypasses import BYPASSES
 from tests.command_policy.test_issue14 import ISSUE_EXAMPLES
-from tests.support import REQUIRE_DOCKER, SANDBOX_IMAGE, docker_problem, make_config, reply, runtime
+from tests.support import docker_config, reply, runtime, started_sandbox
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 ERAS = ["auto", "legacy"]
@@ -30,22 +29,10 @@ RUN_AS_BASH_READS_THEM = {c for c, decision, _ in ISSUE_EXAMPLES if decision == 
 REFUSED = [c for c, _, _ in ISSUE_EXAMPLES if c not in RUN_AS_BASH_READS_THEM] + [c for _, c, _ in BYPASSES]
 
 
-@pytest.fixture(scope="module")
-def docker_ready() -> None:
-    problem = docker_problem()
-    if problem is not None:
-        if REQUIRE_DOCKER:
-            pytest.fail(f"SECURE_MCP_REQUIRE_DOCKER=1 but {problem}")
-        pytest.skip(problem)
-
-
 @pytest.fixture
-def config(tmp_path: Path, docker_ready: None) -> Config:
-    tmp_path.chmod(0o755)
+def config(tmp_path: Path) -> Config:
     limits = {"calls_per_minute": 100_000, "burst": 10_000}  # the tables are hundreds of calls
-    cfg = make_config(tmp_path, {"sandbox": {"warm_pool": 1, "image": SANDBOX_IMAGE}, "limits": limits})
-    cfg.workspace_root.mkdir(parents=True, exist_ok=True)
-    cfg.workspace_root.chmod(0o777)
+    cfg = docker_config(tmp_path, {"limits": limits})
     victim = cfg.workspace_root / "victim"
     victim.write_text("alive")
     victim.chmod(0o666)
@@ -54,13 +41,8 @@ def config(tmp_path: Path, docker_ready: None) -> Config:
 
 @pytest.fixture
 async def sandbox(config: Config) -> AsyncIterator[Sandbox]:
-    settings = SandboxSettings.from_config(config.sandbox)
-    box = Sandbox(settings, config.workspace_root, instance_id=f"e2e14-{uuid.uuid4().hex[:10]}")
-    await box.start()
-    try:
+    async with started_sandbox(config, "e2e14") as box:
         yield box
-    finally:
-        await box.close()
 
 
 @pytest.mark.parametrize("mode", ERAS)
