@@ -161,6 +161,24 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)  # pragma: no cover - argparse requires a known command
 
 
+def _reader_gone() -> int:
+    """``secure-mcp ... | head``: the reader closed the pipe, which is how such a pipeline ends.
+
+    Every command stops quietly (exit 0), not only ``audit show``. Standard output is pointed at
+    /dev/null so the interpreter's last flush of what is still buffered does not raise again.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return 0  # not a file (a test's StringIO): nothing left to flush
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``secure-mcp`` and ``python -m secure_mcp``."""
     args = _parser().parse_args(argv)
@@ -176,3 +194,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()

@@ -138,24 +138,6 @@ class _Follower:
             os.close(self.fd)
 
 
-def _reader_gone(out: TextIO) -> int:
-    """``audit show | head``: the reader closed the pipe, which is how such a pipeline ends.
-
-    Stop quietly. The stream's descriptor is pointed at /dev/null, so the interpreter's last flush
-    of what is still buffered does not raise a second time on the way out.
-    """
-    try:
-        fd = out.fileno()
-    except (AttributeError, OSError, ValueError):
-        return 0  # not a file (a test's StringIO): nothing left to flush
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-    finally:
-        os.close(devnull)
-    return 0
-
-
 def show_command(
     path: Path,
     *,
@@ -211,8 +193,6 @@ def show_command(
             out.write(f"chain: {verdict} ({report.records} records verified)\n")
     except KeyboardInterrupt:
         return 0
-    except BrokenPipeError:
-        return _reader_gone(out)
     except OSError as exc:
         out.write(f"cannot read the audit log {path}: {exc.strerror or exc}\n")
         return 2
