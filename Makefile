@@ -55,10 +55,11 @@ lint: $(STAMP) $(TYPING_VIEW)
 test: $(STAMP) interop image lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The fast layer: no Docker, no Node, no server subprocess, no time-boxed fuzzing (CONTRIBUTING has
-# the figure). Bytecode caching is switched back on: rewriting every test's asserts costs seconds.
+# The fast layer: no Docker, no Node, no server subprocess, no time-boxed fuzzing, property tests on
+# a fifth of their examples (tests/properties.py), spread over every core (pytest-xdist). CONTRIBUTING
+# has the figure. Bytecode caching is switched back on: rewriting every test's asserts costs seconds.
 unit: $(STAMP)
-	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -m "not docker and not node and not process and not slow"
+	PYTHONDONTWRITEBYTECODE= SECURE_MCP_QUICK_PROPERTIES=1 $(PY) -m pytest -q -n auto -m "not docker and not node and not process and not slow"
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

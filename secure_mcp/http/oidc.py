@@ -35,9 +35,11 @@ import ipaddress
 import json
 import logging
 import math
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -234,6 +236,13 @@ class StaticKeys:
         return self._keys.get(kid)
 
 
+@lru_cache(maxsize=1)
+def _jwks_tls() -> ssl.SSLContext:
+    # Built once: loading the trust store costs ~30 ms, which every JWKS refresh paid before.
+    # Compiled-in trust paths only (trust_env=False), like the client's own default.
+    return httpx2.create_ssl_context(verify=True, trust_env=False)
+
+
 async def fetch_jwks(url: str, timeout_s: float = JWKS_TIMEOUT_S, max_bytes: int = MAX_JWKS_BYTES) -> bytes:
     """GET the JWKS with a deadline on the whole exchange and a cap on the (decoded) body.
 
@@ -245,7 +254,9 @@ async def fetch_jwks(url: str, timeout_s: float = JWKS_TIMEOUT_S, max_bytes: int
     """
     try:
         with anyio.fail_after(timeout_s):
-            async with httpx2.AsyncClient(timeout=timeout_s, follow_redirects=False, trust_env=False) as client:
+            async with httpx2.AsyncClient(
+                timeout=timeout_s, follow_redirects=False, trust_env=False, verify=_jwks_tls()
+            ) as client:
                 async with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
                     if response.status_code != 200:
                         raise JwksError(f"HTTP {response.status_code}")

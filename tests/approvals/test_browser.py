@@ -249,7 +249,7 @@ async def test_a_page_on_another_origin_cannot_approve_with_the_approvers_cookie
                         return None
 
                 evil = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
-                thread = threading.Thread(target=evil.serve_forever, daemon=True)
+                thread = threading.Thread(target=evil.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
                 thread.start()
                 try:
                     await page.goto(f"http://127.0.0.1:{evil.server_address[1]}/")

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 
 from secure_mcp.command_policy import CommandPolicy, judge_command
 from tests.command_policy.strategies import BUILTIN, EXTERNAL, Generated, commands
+from tests.properties import examples
 
 POLICY = CommandPolicy(
     allow=frozenset(EXTERNAL) | frozenset(BUILTIN) | {"env", "nice", "timeout", "xargs", "find"},
@@ -18,7 +19,7 @@ POLICY = CommandPolicy(
 )
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(commands())
 def test_generated_command_reports_exactly_what_it_would_execve(generated: Generated) -> None:
     """Across pipelines, lists, loops, case, substitutions, here-documents, functions and wrappers."""

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from secure_mcp.command_policy import judge_command
 from secure_mcp.errors import Denied
 from tests.command_policy.support import DEFAULT
+from tests.properties import examples
 
 DENIED = sorted(DEFAULT.deny)
 
@@ -57,7 +58,7 @@ def placed(draw: st.DrawFn) -> str:
     return template.format(w=word, s=space)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(placed())
 def test_quoted_escaped_or_pathed_denied_program_is_never_allowed(command: str) -> None:
     """Quoting, escaping, spacing and path variations of a denied program never yield ``allow``."""
@@ -69,7 +70,7 @@ def test_quoted_escaped_or_pathed_denied_program_is_never_allowed(command: str) 
     assert decision != "allow", command
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(spelled())
 def test_bare_spelled_denied_program_is_denied(word: str) -> None:
     """Whatever its quoting or directory, a denied program in command position is denied outright."""
@@ -88,7 +89,7 @@ def delimiter(draw: st.DrawFn) -> tuple[str, bool]:
     return "".join(parts), quoted
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(delimiter(), st.booleans(), st.sampled_from(["$(mount x)", "`mount x`", "${y:-$(mount x)}", "$((1+$(mount)))"]))
 def test_here_document_body_is_inert_exactly_when_the_delimiter_is_quoted(
     spelled: tuple[str, bool], dash: bool, substitution: str
@@ -108,7 +109,7 @@ def test_here_document_body_is_inert_exactly_when_the_delimiter_is_quoted(
 ALLOWED_EXTERNAL = ["grep", "sort", "head", "wc", "cat", "find", "diff"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.sampled_from(ALLOWED_EXTERNAL),
     st.lists(st.integers(0, 4), min_size=6, max_size=6),

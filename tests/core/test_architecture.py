@@ -8,8 +8,11 @@ lint rules (ruff banned-api in pyproject.toml) guard the boundaries; this guards
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Set
+from functools import cache
 from pathlib import Path
+
+from tests.source_tree import import_statements
 
 ROOT = Path(__file__).resolve().parents[2]
 # tools/ is a top-level folder of the repository, installed as secure_mcp.tools.
@@ -31,7 +34,7 @@ def modules() -> dict[str, tuple[Path, bool]]:
 
 def imported_names(name: str, path: Path, is_package: bool) -> Iterator[str]:
     """Every module (and ``module.symbol``) named by any import statement anywhere in the file."""
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in import_statements(path):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -45,15 +48,18 @@ def imported_names(name: str, path: Path, is_package: bool) -> Iterator[str]:
             yield from (f"{module}.{alias.name}" for alias in node.names)
 
 
-def import_graph() -> dict[str, set[str]]:
+@cache
+def import_graph() -> dict[str, frozenset[str]]:
     found = modules()
     return {
-        name: {target for target in imported_names(name, path, is_package) if target in found and target != name}
+        name: frozenset(
+            target for target in imported_names(name, path, is_package) if target in found and target != name
+        )
         for name, (path, is_package) in found.items()
     }
 
 
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+def cycles(graph: Mapping[str, Set[str]]) -> list[list[str]]:
     """Strongly connected components with more than one module (Tarjan, iterative)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}

@@ -43,6 +43,7 @@ def test_disabled_alone_and_tokens_alone_are_still_valid(tmp_path: Path) -> None
     assert not tokens.disabled and len(tokens.tokens) == 1
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])
 def test_serve_refuses_the_combination_and_no_tokenless_request_writes(tmp_path: Path, transport: str) -> None:
     config = write_config(tmp_path, tokens=(AGENT,), extra="[auth]\ndisabled = true\n")

@@ -570,15 +570,15 @@ async def test_a_bad_jwks_answer_verifies_nothing(
 @pytest.mark.anyio
 async def test_a_slow_jwks_server_is_abandoned_at_the_deadline(jwks_server: JwksServer) -> None:
     jwks_server.delay_s = 2.0
-    check, _ = remote(jwks_server, FakeClock(), timeout_s=0.3)
+    check, _ = remote(jwks_server, FakeClock(), timeout_s=0.1)
     started = time.monotonic()
     assert await check.verify_token(mint()) is None
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 1.0
 
 
 @pytest.mark.anyio
 async def test_concurrent_requests_with_an_unknown_kid_share_one_fetch(jwks_server: JwksServer) -> None:
-    jwks_server.delay_s = 0.2
+    jwks_server.delay_s = 0.05  # long enough that all ten wait on the one fetch in flight
     check, _ = remote(jwks_server, FakeClock())
     results: list[bool] = []
 

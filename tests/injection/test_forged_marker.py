@@ -75,7 +75,7 @@ class _Forger(BaseHTTPRequestHandler):
 @pytest.fixture
 def forger() -> Iterator[int]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Forger)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         yield server.server_address[1]
     finally:

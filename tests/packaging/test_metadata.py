@@ -16,6 +16,7 @@ from pathlib import Path
 import jsonschema
 
 import secure_mcp
+from tests.source_tree import import_statements
 
 REPO = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -34,7 +35,7 @@ def _runtime_imports() -> dict[str, set[Path]]:
     found: dict[str, set[Path]] = {}
     for folder in ("secure_mcp", "tools"):
         for path in (REPO / folder).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            for node in import_statements(path):
                 names: list[str] = []
                 if isinstance(node, ast.Import):
                     names = [alias.name for alias in node.names]

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from secure_mcp.redaction import Redactor, marker
+from tests.properties import examples
 
 REDACTOR = Redactor()
 MASK = marker("password_assignment")
@@ -70,7 +71,7 @@ TEMPLATES = (
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(
     st.text(alphabet=string.ascii_letters + string.digits + "#%!", min_size=18, max_size=18),
     st.sampled_from(TEMPLATES),

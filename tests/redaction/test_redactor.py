@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from secure_mcp.errors import ConfigError
 from secure_mcp.redaction import Redactor, contains_marker, is_secret_env_name
+from tests.properties import examples
 
 from .samples import CASES, GH
 
@@ -132,7 +133,7 @@ _PIECES = [
 ]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     st.recursive(
         st.sampled_from(_PIECES),
