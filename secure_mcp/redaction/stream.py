@@ -7,8 +7,9 @@ arrived) keeps everything from its start in the buffer. The buffer is bounded by
 past it the open match is emitted as its marker and the rest of that secret is swallowed when it
 arrives (fail closed: the stream loses a little text rather than leak).
 
-Re-scanning only happens once ``HOLD`` new bytes have accumulated, so the total work stays linear
-in the stream length even for one-byte chunks.
+Re-scanning only happens once ``HOLD`` new bytes have accumulated, and the buffer is a bytearray
+that chunks are appended to in place (``bytes +=`` copied the whole buffer, up to ``MAX_BUFFER``,
+for every chunk), so the total work stays linear in the stream length even for one-byte chunks.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class StreamRedactor:
 
     def __init__(self, redactor: HitSource) -> None:
         self._redactor = redactor
-        self._buffer = b""
+        self._buffer = bytearray()
         self._open_kind: str | None = None
         self._fresh = 0  # bytes added since the last scan
         self.counts: dict[str, int] = {}
@@ -83,7 +84,7 @@ class StreamRedactor:
         return self._emit(final=True)
 
     def _emit(self, *, final: bool) -> str:
-        data = self._buffer
+        data = bytes(self._buffer)
         self._fresh = 0
         hits = list(self._redactor.hits(data))
         cut = len(data) if final else _char_boundary(data, len(data) - HOLD)
@@ -100,17 +101,17 @@ class StreamRedactor:
                 forced_open = last.masks[-1][2]
         emitted = [h for h in hits if h.end <= cut]
         text = self._redactor.apply(data, emitted, 0, cut, self.counts)
-        self._buffer = data[cut:]
+        self._buffer = bytearray(data[cut:])
         self._open_kind = forced_open
         return text
 
     def _swallow_rest(self) -> None:
         pattern = _PEM_REST if self._open_kind == PRIVATE_KEY.name else _TOKEN_REST
-        match = pattern.match(self._buffer)
+        match = pattern.match(bytes(self._buffer))
         consumed = match.end() if match is not None else 0
         if consumed < len(self._buffer) or len(self._buffer) > HOLD:
             # The secret ended inside this buffer (or cannot be told apart any longer): stop here.
-            self._buffer = self._buffer[consumed:]
+            del self._buffer[:consumed]
             self._open_kind = None
         else:
-            self._buffer = b""
+            self._buffer.clear()
