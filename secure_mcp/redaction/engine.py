@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import re2
 
@@ -167,6 +168,17 @@ class Engine:
                 return hit.masks[0][2]
             break
         return None
+
+
+@lru_cache(maxsize=8)
+def shared_engine(rules: tuple[CompiledRule, ...]) -> Engine:
+    """One engine per rule set, shared by every redactor built from the same config.
+
+    Compiling the 42 programs costs ~3 ms; a server builds its redactor once, but the approval
+    console, the CLI and the tests build many from one config. An engine holds no per-scan state
+    and RE2 matching is thread-safe, so sharing is safe.
+    """
+    return Engine(rules)
 
 
 class _Window:

@@ -12,7 +12,7 @@ import re2
 from secure_mcp.errors import ConfigError
 
 from .detectors import GENERIC_KINDS, REGISTRY
-from .engine import CompiledRule, Engine, Hit, compile_one
+from .engine import CompiledRule, Hit, compile_one, shared_engine
 from .environ import ENV_KIND, secret_env_values
 from .markers import MARKER_PREFIX, marker
 from .stream import StreamRedactor
@@ -95,7 +95,7 @@ class Redactor:
                 for r in detector.rules
             )
         rules.extend(_extra_rules(extra_patterns))
-        self._engine = Engine(rules)
+        self._engine = shared_engine(tuple(rules))
         self._memo: OrderedDict[str, RedactionResult] = OrderedDict()
         self._memo_lock = threading.Lock()
 
