@@ -56,10 +56,16 @@ class OutputScan(Protocol):
     def check_output(self, tool: str, fields: dict[str, str]) -> tuple[dict[str, str], list[str]]: ...
 
 
-class SandboxSlots(Protocol):
-    """The limits stage's hold on a principal's concurrent sandboxes, taken around execution."""
+class LimitsHooks(Protocol):
+    """What the limits stage does beyond its guard: sandbox slots, and free answer rounds."""
 
-    def sandbox_slot(self, principal: str) -> AbstractAsyncContextManager[None]: ...
+    def sandbox_slot(self, principal: str) -> AbstractAsyncContextManager[None]:
+        """The principal's hold on one concurrent sandbox, taken around execution."""
+        ...
+
+    def asked(self, principal: str, call_id: str) -> None:
+        """The call's round ended in a question (2026-07-28): its answer round is already paid for."""
+        ...
 
 
 async def _no_progress(elapsed: float, output_bytes: int) -> None:
@@ -113,14 +119,15 @@ class Pipeline:
         checks: the guards before validate (auth, limits, sanitize); they see the raw arguments.
         validate: parses the arguments and lets the tool plan; the only way to a ``ValidatedCall``.
         approvals: the guards after validate (confirm); they see the plan.
-        limits: the sandbox slots taken around a sandboxed tool's execution.
+        limits: the sandbox slots taken around a sandboxed tool's execution, and the note that a
+            call asked (so the round that answers is not charged again).
         sanitize: the output scan of the untrusted result fields.
     """
 
     checks: tuple[Guard, ...]
     validate: ValidateGuard
     approvals: tuple[PlannedGuard, ...]
-    limits: SandboxSlots
+    limits: LimitsHooks
     sanitize: OutputScan
     tools: Mapping[str, ToolSpec]
     env: ToolEnv
@@ -168,6 +175,7 @@ class Pipeline:
             result = await self._execute(validated, run, progress, at)
             return await self._output(validated, run.spec, result, at)
         except InputRequired as needed:
+            self.limits.asked(call.caller.principal, call.call_id)
             return needed.result
         except Denied as denied:
             return await self._refuse(call, denied.stage, denied.reason, denied.message)

@@ -112,7 +112,14 @@ class LimitsGuard:
         wait = self._buckets.take(principal)
         if wait > 0:
             raise Denied("limits", "rate_limited", self.rate_message(principal, wait))
-        self._prepaid.remember(principal, call.call_id)
+
+    def asked(self, principal: str, call_id: str) -> None:
+        """The round ended in a question: the retry that answers it is free, once.
+
+        Only calls that asked are remembered. Remembering every charged call (as 0.2.0 did) filled
+        the table to its capacity under load: 2.4 MiB held for calls that would never come back.
+        """
+        self._prepaid.remember(principal, call_id)
 
     def charge(self, principal: str) -> float:
         """Take one token from the principal's call bucket for work that is not a tool call.

@@ -125,16 +125,27 @@ async def test_a_confirmed_retry_of_a_charged_call_is_free_once() -> None:
     clock = FakeClock()
     guard = LimitsGuard(LimitsConfig(calls_per_minute=60, burst=1), clock=clock)
     assert await refusal(guard, call(call_id="asked")) is None  # first round: pays
+    guard.asked("alice", "asked")  # ... and ends with a question (the pipeline says so)
     retry = call(call_id="asked", continuation={"call_id": "asked"})
     assert await refusal(guard, retry) is None  # the answer round: already paid
     replay = await refusal(guard, call(call_id="asked", continuation={"call_id": "asked"}))
     assert replay is not None and replay.reason == "rate_limited"  # a second replay pays (and cannot)
 
 
+async def test_a_retry_of_a_call_that_never_asked_pays() -> None:
+    """Only a call that ended in a question is remembered: ordinary calls leave nothing behind."""
+    guard = LimitsGuard(LimitsConfig(calls_per_minute=60, burst=1), clock=FakeClock())
+    assert await refusal(guard, call(call_id="plain")) is None
+    assert len(guard._prepaid) == 0
+    retry = await refusal(guard, call(call_id="plain", continuation={"call_id": "plain"}))
+    assert retry is not None and retry.reason == "rate_limited"
+
+
 async def test_a_forged_continuation_does_not_skip_the_bucket() -> None:
     """The call id comes back in client-held state: one this server never charged is charged now."""
     guard = LimitsGuard(LimitsConfig(calls_per_minute=60, burst=1), clock=FakeClock())
     assert await refusal(guard, call(call_id="real")) is None
+    guard.asked("alice", "real")
     forged = await refusal(guard, call(call_id="made-up", continuation={"call_id": "made-up"}))
     assert forged is not None and forged.reason == "rate_limited"
 
@@ -142,6 +153,7 @@ async def test_a_forged_continuation_does_not_skip_the_bucket() -> None:
 async def test_a_continuation_is_bound_to_the_principal_that_paid() -> None:
     guard = LimitsGuard(LimitsConfig(calls_per_minute=60, burst=1), clock=FakeClock())
     assert await refusal(guard, call("alice", call_id="x")) is None
+    guard.asked("alice", "x")
     assert await refusal(guard, call("bob", call_id="y")) is None
     stolen = await refusal(guard, call("bob", call_id="x", continuation={"call_id": "x"}))
     assert stolen is not None and stolen.reason == "rate_limited"

@@ -114,6 +114,9 @@ class FakeSlots:
     def sandbox_slot(self, principal: str) -> Any:
         return self._slot(principal)
 
+    def asked(self, principal: str, call_id: str) -> None:
+        self._journal.append(f"asked:{principal}")
+
 
 class JournalRedactor:
     """The real redactor, journaled; ``fault_on_results`` breaks it for results only (not for text)."""
