@@ -30,6 +30,10 @@ from secure_mcp.command_policy.wrappers import MULTICALL, PRIVILEGED, SHELL_WRAP
 
 MAX_PEEK_DEPTH = 4
 # Builtins that start nothing and cannot change how later names resolve; allowed unless listed.
+# Reserved words that cannot start a command: unquoted and first, bash reports a syntax error
+# (``x=1 done`` and ``"done"`` are the program ``done`` to bash, and are judged as such).
+CLOSING_WORDS = frozenset({"do", "done", "then", "else", "elif", "fi", "esac", "in", "}", "]]"})
+
 INERT_BUILTINS = frozenset(
     {
         "cd",
@@ -158,6 +162,11 @@ class Judge:
         return found
 
     def _simple(self, simple: SimpleCommand, functions: frozenset[str], depth: int) -> list[ProgramVerdict]:
+        if not simple.assignments and simple.words and simple.words[0].raw in CLOSING_WORDS:
+            # The parser took a reserved word for a command name (as after a here-document whose
+            # body bash reads further than it looks); bash stops there with a syntax error, so the
+            # two readings of the command differ: refuse rather than judge the wrong one.
+            raise Unparseable(f"'{simple.words[0].raw}' where a command starts (bash: syntax error)")
         # A prefix IFS=... only changes how that one command splits (``IFS=, read a b``); bash does
         # not take IFS from its environment. Set alone or exported it changes later expansions.
         found = [

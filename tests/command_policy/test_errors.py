@@ -27,7 +27,19 @@ UNPARSEABLE = [
     "coproc N { curl x; }",
     "ls\n\\fdisk",
     "f() {",
+    # A reserved word where a command starts: bash stops with a syntax error. Found by the exec
+    # differential test: the first here-document's body runs to the second EOF line (bash's
+    # reading), which leaves ``done`` at top level where the parser saw a command named "done".
+    "ls; done",
+    "echo a && fi",
+    "cat <<EOF\nline\nEOF || for i in 1; do cat <<'EOF'\nx\nEOF\nhead a; done",
 ]
+
+
+@pytest.mark.parametrize("command", ["x=1 done", '"done"', "echo done fi esac", "for i in 1; do ls; done"])
+def test_a_reserved_word_that_is_a_word_to_bash_is_judged_not_refused(command: str) -> None:
+    """Quoted, after an assignment, or as an argument, bash reads these as plain words."""
+    judge_command(command, DEFAULT)
 
 
 @pytest.mark.parametrize("command", UNPARSEABLE)

@@ -171,9 +171,13 @@ def _split(execs: tuple[tuple[str, ...], ...], count: int) -> list[set[str]]:
 
 
 async def _resolve(sandbox: Sandbox, names: set[str]) -> dict[str, str]:
-    """Each name's real path in the image, as the runner resolves approved names."""
+    """Each name's real path in the image, as the runner resolves approved names.
+
+    A name with no program behind it (the policy reports ``done`` for ``x=1 done``) is left out:
+    bash cannot exec it either, and the script must not fail on it.
+    """
     script = "\n".join(
-        f'p=$(type -P {shlex.quote(n)}) && echo {shlex.quote(n)} "$(readlink -f "$p")"'
+        f'if p=$(type -P {shlex.quote(n)}); then echo {shlex.quote(n)} "$(readlink -f "$p")"; fi'
         for n in sorted(names)
         if "/" not in n
     )
