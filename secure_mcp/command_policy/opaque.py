@@ -28,6 +28,8 @@ class InterpreterSpec:
     arg_options: frozenset[str] = frozenset()
     script_options: frozenset[str] = frozenset()
     stdin_options: frozenset[str] = frozenset()
+    # A shell family (bash, sh, dash...): its inline code is bash, so the policy parses and judges
+    # it like the command itself. Not a way of starting anything (this module starts nothing).
     is_shell: bool = False
     flags: frozenset[str] | None = None
 

@@ -11,6 +11,7 @@ one that runs something. The judge turns these readings into verdicts.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from secure_mcp.command_policy.parse import Word
@@ -42,6 +43,56 @@ class Reading:
     executables: set[str] = field(default_factory=set)
     subcommand: str | None = None
     read_only: bool = True
+
+
+def gnu_options(
+    words: tuple[Word, ...], reading: Reading, flags: frozenset[str], args: frozenset[str], expansion: str
+) -> Iterator[tuple[str, str | None]]:
+    """Each option of a GNU-style command line, with its value when the table says it takes one.
+
+    Spellings: ``--opt=v`` and ``--opt v``; clustered short flags ``-abc``; a short option's value
+    attached (``-ov``) or in the next word (``-o v``). ``--`` ends the options; other words are
+    operands (GNU reads options after operands too). A value that is missing or an expansion comes
+    as ``None``. An expansion where an option may be sets ``reading.hidden = expansion``, an option in
+    neither table sets ``reading.unknown_option``; both end the walk. One walker for the programs
+    that share this syntax, so each reader only says what its own options start.
+    """
+
+    def following(index: int) -> str | None:
+        return words[index].literal if index < len(words) else None
+
+    i = 1
+    while i < len(words):
+        lit = words[i].literal
+        if lit is None:
+            reading.hidden = expansion
+            return
+        if lit == "--":
+            return
+        if lit.startswith("--"):
+            option, has_value, value = lit.partition("=")
+            if option in args:
+                yield option, value if has_value else following(i + 1)
+                i += 1 if has_value else 2
+                continue
+            if option not in flags:
+                reading.unknown_option = option
+                return
+            yield option, None  # a flag with ``=value`` is GNU's optional argument (--check=quiet)
+        elif lit.startswith("-") and len(lit) > 1:
+            for index, letter in enumerate(lit[1:], start=2):
+                short = "-" + letter
+                if short in args:
+                    attached = lit[index:]
+                    yield short, attached or following(i + 1)
+                    if not attached:
+                        i += 1
+                    break
+                if short not in flags:
+                    reading.unknown_option = short
+                    return
+                yield short, None
+        i += 1
 
 
 _FIND_EXEC = _set("-exec -execdir -ok -okdir")
@@ -332,50 +383,20 @@ _SORT_FLAGS = _set(
 )
 _SORT_ARGS = _set(
     "-k --key -t --field-separator -o --output -S --buffer-size -T --temporary-directory --parallel --files0-from "
-    "--random-source --batch-size --sort"
+    "--random-source --batch-size --sort --compress-program"
 )
 
 
 def read_sort(words: tuple[Word, ...]) -> Reading:
     """sort: ``--compress-program=PROG`` starts PROG (judged as a program of its own)."""
     reading = Reading()
-    i = 1
-    while i < len(words):
-        lit = words[i].literal
-        if lit is None:
-            reading.hidden = "an expansion could add --compress-program"
-            return reading
-        if lit == "--":
-            break
-        option, has_value, value = lit.partition("=")
+    expansion = "an expansion could add --compress-program"
+    for option, value in gnu_options(words, reading, _SORT_FLAGS, _SORT_ARGS, expansion):
         if option == "--compress-program":
-            program = value if has_value else (words[i + 1].literal if i + 1 < len(words) else None)
-            if program is None:
+            if value is None:
                 reading.hidden = "--compress-program names no program we can see"
                 return reading
-            reading.runs.append((Word(program, program),))
-            i += 1 if has_value else 2
-            continue
-        if lit.startswith("--"):
-            if option in _SORT_ARGS:
-                i += 1 if has_value else 2
-                continue
-            if option not in _SORT_FLAGS and option != "--check":
-                reading.unknown_option = option
-                return reading
-        elif lit.startswith("-") and len(lit) > 1:
-            step = 1
-            for index, letter in enumerate(lit[1:], start=2):
-                short = "-" + letter
-                if short in _SORT_ARGS:
-                    step = 1 if lit[index:] else 2
-                    break
-                if short not in _SORT_FLAGS:
-                    reading.unknown_option = short
-                    return reading
-            i += step
-            continue
-        i += 1
+            reading.runs.append((Word(value, value),))
     return reading
 
 
@@ -431,45 +452,19 @@ _RSYNC_ARGS = _set(
     "--backup-dir --suffix --compare-dest --copy-dest --link-dest --files-from --bwlimit --timeout --temp-dir -T "
     "--out-format --log-file --partial-dir --max-delete --modify-window --usermap --groupmap"
 )
-_RSYNC_RISKY = _set("-e --rsh --rsync-path --daemon --config --password-file --server --sender")
+# Options that make rsync start a program, or run as a daemon or the remote side.
+_RSYNC_RISKY_ARGS = _set("-e --rsh --rsync-path --config --password-file")
+_RSYNC_RISKY_FLAGS = _set("--daemon --server --sender")
 
 
 def read_rsync(words: tuple[Word, ...]) -> Reading:
     """rsync: ``-e``/``--rsh``/``--rsync-path`` name a program to start; unknown options are unknown."""
     reading = Reading()
-    i = 1
-    while i < len(words):
-        lit = words[i].literal
-        if lit is None:
-            reading.hidden = "an expansion could add -e"
+    flags, args = _RSYNC_FLAGS | _RSYNC_RISKY_FLAGS, _RSYNC_ARGS | _RSYNC_RISKY_ARGS
+    for option, _ in gnu_options(words, reading, flags, args, "an expansion could add -e"):
+        if option in _RSYNC_RISKY_FLAGS or option in _RSYNC_RISKY_ARGS:
+            reading.hidden = f"rsync {option} starts a program"
             return reading
-        option, has_value, _ = lit.partition("=")
-        if lit.startswith("--"):
-            if option in _RSYNC_RISKY:
-                reading.hidden = f"rsync {option} starts a program"
-                return reading
-            if option in _RSYNC_ARGS:
-                i += 1 if has_value else 2
-                continue
-            if option not in _RSYNC_FLAGS:
-                reading.unknown_option = option
-                return reading
-        elif lit.startswith("-") and len(lit) > 1:
-            step = 1
-            for letter in lit[1:]:
-                short = "-" + letter
-                if short in _RSYNC_RISKY:
-                    reading.hidden = f"rsync {short} starts a program"
-                    return reading
-                if short in _RSYNC_ARGS:
-                    step = 2
-                    break
-                if short not in _RSYNC_FLAGS:
-                    reading.unknown_option = short
-                    return reading
-            i += step
-            continue
-        i += 1
     return reading
 
 

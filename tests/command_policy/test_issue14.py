@@ -171,6 +171,13 @@ OPTION_TABLES: list[tuple[str, str]] = [
     ("split -l 10 f", "allow"),
     ("rsync -e ssh a b", "unknown"),
     ("rsync -av a/ b/", "confirm"),
+    # A short option's value attached (-f"- *.o") is not the next word: the -e after it was skipped.
+    ("rsync -a -f'- *.o' -e 'ssh -p 2' a/ b/", "unknown"),
+    ("rsync -ae ssh a b", "unknown"),
+    ("rsync --rsh=ssh a b", "unknown"),
+    ("rsync -a -- a/ b/", "confirm"),
+    ("sort -o out.txt -k 2 --check=quiet f", "allow"),
+    ("sort -S1M --compress-program gzip f", "confirm"),
     ("find . -exec rm {} \\;", "confirm"),
     ("find . -ok curl {} \\;", "deny"),
     ("find . -delete", "confirm"),
