@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from secure_mcp.workspace_fs.protected import Kind
+from secure_mcp.workspace_fs.protected import Kind, kind_of_mode
 from secure_mcp.workspace_fs.walk import DIR_FLAGS
 
 ChangeKind = Literal["created", "modified", "deleted", "mode", "symlink", "dir", "special"]
@@ -111,16 +111,6 @@ class ChangeSet:
         return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
 
-def _kind(mode: int) -> Kind:
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISLNK(mode):
-        return "link"
-    return "other"
-
-
 def _lstat(name: str, dir_fd: int | None) -> os.stat_result | None:
     if dir_fd is None:
         return None
@@ -186,7 +176,7 @@ def _subtree(name: str, dir_fd: int, protected: frozenset[str]) -> tuple[int, in
 
 
 def _old(name: str, st: os.stat_result, lower_fd: int, protected: frozenset[str]) -> Old:
-    kind = _kind(st.st_mode)
+    kind = kind_of_mode(st.st_mode)
     if kind == "dir":
         entries, size, found = _subtree(name, lower_fd, protected)
         return Old("dir", size, entries + 1, st.st_mode, protected_inside=found)

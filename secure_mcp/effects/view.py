@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
-from secure_mcp.workspace_fs.protected import Kind
+from secure_mcp.workspace_fs.protected import Kind, kind_of_mode
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
@@ -22,17 +22,6 @@ def _lstat(path: Path) -> os.stat_result | None:
         return os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
-
-
-def _kind(st: os.stat_result) -> Kind:
-    mode = st.st_mode
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISLNK(mode):
-        return "link"
-    return "other"
 
 
 def _whiteout(st: os.stat_result) -> bool:
@@ -70,7 +59,7 @@ class AfterView:
                 return None, None
             lst = _lstat(self._workspace / prefix) if lower_ok else None
             if ust is not None:
-                kind = _kind(ust)
+                kind = kind_of_mode(ust.st_mode)
                 if final:
                     return kind, self._upper / prefix
                 if kind == "link":
@@ -83,7 +72,7 @@ class AfterView:
             upper_ok = False
             if lst is None:
                 return None, None
-            kind = _kind(lst)
+            kind = kind_of_mode(lst.st_mode)
             if final:
                 return kind, self._workspace / prefix
             if kind == "link":

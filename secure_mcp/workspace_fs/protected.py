@@ -26,6 +26,17 @@ from typing import Literal
 from secure_mcp.workspace_fs.read import snapshot_existing
 
 Kind = Literal["file", "dir", "link", "other"]
+
+
+def kind_of_mode(mode: int) -> Kind:
+    """The kind an ``lstat`` mode names (fifos, sockets and devices are all "other")."""
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISLNK(mode):
+        return "link"
+    return "other"
 #: Looks up what a workspace-relative path is (after the change): a kind, or None when absent.
 KindOf = Callable[[PurePosixPath], "Kind | None"]
 #: Reads (the head of) a workspace-relative regular file after the change, or None.
@@ -144,10 +155,8 @@ def _host_kind(root: Path, rel: PurePosixPath) -> Kind | None:
             mode = os.lstat(current).st_mode
         except (FileNotFoundError, NotADirectoryError):
             return None
-        if stat.S_ISLNK(mode):
-            return "link"
-        if index == len(rel.parts) - 1:
-            return "file" if stat.S_ISREG(mode) else "dir" if stat.S_ISDIR(mode) else "other"
+        if index == len(rel.parts) - 1 or stat.S_ISLNK(mode):
+            return kind_of_mode(mode)
         if not stat.S_ISDIR(mode):
             return None
     return "dir"
