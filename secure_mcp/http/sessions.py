@@ -288,15 +288,23 @@ class _Status:
             logger.debug("client gone before its stream was ended")
 
 
-class StreamableSessionGate:
-    """Wraps the streamable-HTTP endpoint: caps and charges session openings, tracks activity."""
+class _Gate:
+    """An ASGI wrapper in front of one MCP endpoint, deciding per authenticated principal."""
 
     def __init__(self, app: ASGIApp, policy: SessionPolicy) -> None:
         self.app = app
         self._policy = policy
 
+    def _principal(self, scope: Scope) -> str | None:
+        """The request's principal (``anonymous@loopback`` with auth off); ``None``: not HTTP, or no login."""
+        return self._policy.principal(scope) if scope["type"] == "http" else None
+
+
+class StreamableSessionGate(_Gate):
+    """Wraps the streamable-HTTP endpoint: caps and charges session openings, tracks activity."""
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal = self._policy.principal(scope) if scope["type"] == "http" else None
+        principal = self._principal(scope)
         if principal is None:
             await self.app(scope, receive, send)
             return
@@ -368,15 +376,11 @@ def _carries_data(body: bytes) -> bool:
     return any(line.startswith(b"data:") for line in body.splitlines())
 
 
-class SseStreamGate:
+class SseStreamGate(_Gate):
     """Wraps ``GET /sse``: caps and charges connections, closes one idle for ``idle_s``."""
 
-    def __init__(self, app: ASGIApp, policy: SessionPolicy) -> None:
-        self.app = app
-        self._policy = policy
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal = self._policy.principal(scope) if scope["type"] == "http" else None
+        principal = self._principal(scope)
         if principal is None:
             await self.app(scope, receive, send)
             return
@@ -461,15 +465,11 @@ class _SseStream:
             self._table.release(self._principal)
 
 
-class SseMessageGate:
+class SseMessageGate(_Gate):
     """Wraps ``POST /messages/``: a message of the connection's own principal counts as activity."""
 
-    def __init__(self, app: ASGIApp, policy: SessionPolicy) -> None:
-        self.app = app
-        self._policy = policy
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal = self._policy.principal(scope) if scope["type"] == "http" else None
+        principal = self._principal(scope)
         query = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1")).get("session_id", [])
         session_id = _uuid_hex(query[0]) if principal is not None and len(query) == 1 else None
         table = self._policy.table
