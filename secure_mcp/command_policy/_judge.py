@@ -29,11 +29,11 @@ from secure_mcp.command_policy.text_tools import AWKS, SEDS, awk_executes, read_
 from secure_mcp.command_policy.wrappers import MULTICALL, PRIVILEGED, SHELL_WRAPPERS, WRAPPERS, unwrap
 
 MAX_PEEK_DEPTH = 4
-# Builtins that start nothing and cannot change how later names resolve; allowed unless listed.
 # Reserved words that cannot start a command: unquoted and first, bash reports a syntax error
 # (``x=1 done`` and ``"done"`` are the program ``done`` to bash, and are judged as such).
 CLOSING_WORDS = frozenset({"do", "done", "then", "else", "elif", "fi", "esac", "in", "}", "]]"})
 
+# Builtins that start nothing and cannot change how later names resolve; allowed unless listed.
 INERT_BUILTINS = frozenset(
     {
         "cd",
